@@ -1,0 +1,52 @@
+# Set-up and everyday commands. Each target creates .venv on first use.
+#
+#   make demo   render a mannequin walking: outputs/demo/
+#   make test   run the test suite (CPU, no network)
+#   make bench  run the speed benchmarks (ratios against references measured in the same run)
+#
+# GPU users: `make test TORCH=2.13.0` is the default; override TORCH to pin another torch release,
+# and `make EXTRAS=dev,cuda` to add xformers.
+
+PYTHON ?= python3
+TORCH ?= 2.13.0
+EXTRAS ?= dev
+VENV ?= .venv
+
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN := $(VENV)/torch-pin.txt
+CONSTRAINTS := -c constraints.txt -c $(TORCH_PIN)
+comma := ,
+STAMP := $(VENV)/.installed-torch-$(TORCH)-$(subst $(comma),_,$(EXTRAS))
+
+.PHONY: venv demo test bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	echo "torch==$(TORCH)" > $(TORCH_PIN)
+	# torch first, alone, so nothing later can pull a different build.
+	$(PIP) install --quiet $(CONSTRAINTS) "torch==$(TORCH)"
+	$(PIP) install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	# Declared torchvision (which breaks transformers and diffusers on CPU here): install without deps.
+	$(PIP) install --quiet $(CONSTRAINTS) --no-deps controlnet-aux
+	$(PY) -c "import importlib.util as u, sys; sys.exit('torchvision must not be installed: see README') if u.find_spec('torchvision') else None"
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/toolkit demo --out outputs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) scripts/bench_pose_encoding.py
+	$(PY) scripts/bench_renderer.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check toolkit baselines tests scripts
+	$(PY) -m ruff format --check toolkit baselines tests scripts
+
+clean:
+	rm -rf $(VENV) outputs

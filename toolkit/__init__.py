@@ -1,0 +1,1 @@
+"""Pose-transfer toolkit."""

@@ -1,0 +1,1 @@
+"""Data: procedural mannequins, datasets and media I/O."""

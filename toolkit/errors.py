@@ -1,0 +1,45 @@
+"""Errors the toolkit raises for bad input. The CLI prints them as one line, without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ToolkitError(Exception):
+    """Base class for user-facing errors: the message says what is wrong and what to do."""
+
+
+class PoseFormatError(ToolkitError, ValueError):
+    """A pose file or pose array is malformed.
+
+    Args:
+        message: What is wrong, e.g. ``"expected 18 keypoints, got 17"``.
+        path: The file being read, if any.
+        frame: The frame index (0-based), if the problem is in one frame.
+        field: The offending field, e.g. ``"canvas.width"`` or ``"people[0].pose_keypoints_2d"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        frame: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.frame = frame
+        self.field = field
+        self.reason = message
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if frame is not None:
+            where.append(f"frame {frame}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(": ".join([*where, message]))
+
+    def at(self, path: str | Path) -> PoseFormatError:
+        """The same error, attributed to ``path`` (used by readers that validate after parsing)."""
+        return PoseFormatError(self.reason, path=path, frame=self.frame, field=self.field)
