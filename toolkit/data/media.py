@@ -1,0 +1,308 @@
+"""Reading and writing frames, MP4 and GIF; contact sheets and labelled side-by-side grids.
+
+Images are ``(H, W, 3)`` uint8 RGB numpy arrays throughout. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..atomic import atomic_path
+from ..errors import ToolkitError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+class MediaError(ToolkitError):
+    """An image or video file cannot be read or written."""
+
+
+# ---- images -------------------------------------------------------------------------------------------
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB (alpha is dropped, greyscale expanded)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise MediaError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise MediaError(f"{path}: not a readable image ({err})") from None
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8/bool image; the format follows the suffix."""
+    image = _as_uint8(image)
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise MediaError(
+            f"{path}: cannot write {suffix or 'a file without suffix'} images; use {IMAGE_SUFFIXES}"
+        )
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[suffix])
+
+
+def natural_key(path: Path) -> list[object]:
+    """Sort key that orders ``frame_2`` before ``frame_10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files in ``folder`` in natural order; raises ``MediaError`` for a missing or empty folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MediaError(f"{folder}: not a folder")
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    if not files:
+        raise MediaError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return files
+
+
+def write_frames(
+    folder: str | Path, frames: Iterable[np.ndarray], *, pattern: str = "{:05d}.png"
+) -> list[Path]:
+    """Write frames as numbered images (``pattern.format(i)``) in ``folder``; returns the paths."""
+    paths = []
+    for i, frame in enumerate(frames):
+        path = Path(folder) / pattern.format(i)
+        write_image(path, frame)
+        paths.append(path)
+    return paths
+
+
+# ---- video --------------------------------------------------------------------------------------------
+
+
+def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
+    import imageio_ffmpeg
+
+    height, width = frames[0].shape[:2]
+    # H.264 in yuv420p needs even sizes; pad by one black row/column rather than resample.
+    pad_h, pad_w = height % 2, width % 2
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (width + pad_w, height + pad_h),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=1,
+        quality=8,
+        output_params=["-movflags", "+faststart"],
+    )
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)))))
+    writer.close()
+
+
+def _write_gif(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
+    images = [Image.fromarray(frame) for frame in frames]
+    # GIF stores delays in centiseconds; PIL takes milliseconds and rounds to 10 ms.
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=1000 / fps, loop=0)
+
+
+_VIDEO_WRITERS: dict[str, Callable[[Path, Sequence[np.ndarray], float], None]] = {
+    ".mp4": _write_mp4,
+    ".gif": _write_gif,
+}
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> Path:
+    """Write frames as an MP4 (H.264, yuv420p) or GIF chosen by the suffix; returns the path.
+
+    Args:
+        path: Output file, ``.mp4`` or ``.gif``.
+        frames: ``(H, W, 3)`` uint8 RGB images, all the same size.
+        fps: Frames per second, > 0.
+    """
+    path = Path(path)
+    writer = _VIDEO_WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise MediaError(
+            f"{path}: cannot write {path.suffix or 'a file without suffix'}; use {VIDEO_SUFFIXES}"
+        )
+    frames = [_as_uint8(frame) for frame in frames]
+    if not frames:
+        raise MediaError(f"{path}: no frames to write")
+    if len({frame.shape for frame in frames}) != 1:
+        raise MediaError(f"{path}: frames differ in size: {sorted({f.shape for f in frames})}")
+    if not fps > 0:
+        raise MediaError(f"{path}: fps must be positive, got {fps}")
+    with atomic_path(path) as tmp:
+        writer(tmp, frames, fps)
+    return path
+
+
+def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
+    """Read every frame of a video (any format ffmpeg reads) as ``(H, W, 3)`` uint8 RGB; returns
+    ``(frames, fps)``."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such video file")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = next(reader)
+        width, height = meta["size"]
+        frames = [np.frombuffer(buf, np.uint8).reshape(height, width, 3).copy() for buf in reader]
+    except (OSError, RuntimeError, StopIteration) as err:
+        raise MediaError(
+            f"{path}: not a readable video ({str(err).splitlines()[0] if str(err) else err})"
+        ) from None
+    return frames, float(meta["fps"])
+
+
+def iter_media(path: str | Path) -> Iterator[np.ndarray]:
+    """Frames of a video file, a folder of images, or a single image, as ``(H, W, 3)`` uint8 RGB."""
+    path = Path(path)
+    if path.is_dir():
+        yield from (read_image(p) for p in list_images(path))
+    elif path.suffix.lower() in IMAGE_SUFFIXES:
+        yield read_image(path)
+    else:
+        yield from read_video(path)[0]
+
+
+# ---- sheets and grids ---------------------------------------------------------------------------------
+
+
+def contact_sheet(
+    images: Sequence[np.ndarray],
+    *,
+    columns: int | None = None,
+    labels: Sequence[str] | None = None,
+    gap: int = 4,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Tile same-size images in a grid, row-major.
+
+    Args:
+        images: ``N`` images ``(H, W, 3)`` uint8.
+        columns: Images per row; default ``ceil(sqrt(N))``.
+        labels: Optional caption per image, drawn in a strip under it.
+        gap: Pixels between tiles and around the border.
+        background: RGB of the gaps and empty cells.
+
+    Returns:
+        ``(rows * (H + caption + gap) + gap, columns * (W + gap) + gap, 3)`` uint8.
+    """
+    if not images:
+        raise MediaError("contact sheet needs at least one image")
+    images = [_as_uint8(image) for image in images]
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+    columns = columns or int(np.ceil(np.sqrt(len(images))))
+    if labels is not None:
+        images = [_caption(image, text, background) for image, text in zip(images, labels, strict=True)]
+    cells = [list(images[r : r + columns]) for r in range(0, len(images), columns)]
+    return grid(cells, gap=gap, background=background)
+
+
+def grid(
+    rows: Sequence[Sequence[np.ndarray]],
+    *,
+    row_labels: Sequence[str] | None = None,
+    column_labels: Sequence[str] | None = None,
+    gap: int = 4,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Lay out images in rows and columns with optional row and column headers.
+
+    Every image must have the same size ``(H, W, 3)``; a short row is padded with background.
+    Returns one ``uint8`` RGB image.
+    """
+    tiles = [_as_uint8(image) for row in rows for image in row]
+    if not tiles:
+        raise MediaError("grid needs at least one image")
+    height, width = tiles[0].shape[:2]
+    if any(tile.shape[:2] != (height, width) for tile in tiles):
+        raise MediaError(f"grid images differ in size: {sorted({t.shape for t in tiles})}")
+    num_columns = max(len(row) for row in rows)
+    header_h = _text_height(height) + 2 * gap if column_labels else 0
+    label_w = max((_text_width(t, height) for t in row_labels), default=0) + 2 * gap if row_labels else 0
+    canvas = np.full(
+        (gap + header_h + len(rows) * (height + gap), gap + label_w + num_columns * (width + gap), 3),
+        background,
+        dtype=np.uint8,
+    )
+    for c, text in enumerate(column_labels or []):
+        x = gap + label_w + c * (width + gap)
+        _put_text(canvas, text, x, gap + header_h - gap, height)
+    for r, row in enumerate(rows):
+        y = gap + header_h + r * (height + gap)
+        if row_labels:
+            _put_text(canvas, row_labels[r], gap, y + height // 2 + _text_height(height) // 2, height)
+        for c, image in enumerate(row):
+            x = gap + label_w + c * (width + gap)
+            canvas[y : y + height, x : x + width] = _as_uint8(image)
+    return canvas
+
+
+def side_by_side(
+    columns: dict[str, Sequence[np.ndarray]],
+    *,
+    gap: int = 4,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> list[np.ndarray]:
+    """Per-frame labelled grids: frame t shows ``columns[label][t]`` for each label, left to right.
+
+    Returns ``T`` images (T = the shortest column) suitable for :func:`write_video`.
+    """
+    labels = list(columns)
+    length = min(len(frames) for frames in columns.values())
+    return [
+        grid([[columns[label][t] for label in labels]], column_labels=labels, gap=gap, background=background)
+        for t in range(length)
+    ]
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.dtype != np.uint8:
+        raise MediaError(f"images must be uint8 (or bool masks), got {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise MediaError(f"images must have shape (H, W, 3) or (H, W), got {image.shape}")
+    return image
+
+
+def _font_scale(tile_height: int) -> float:
+    return float(np.clip(tile_height / 256, 0.35, 1.0))
+
+
+def _text_height(tile_height: int) -> int:
+    (_, h), baseline = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, _font_scale(tile_height), 1)
+    return h + baseline
+
+
+def _text_width(text: str, tile_height: int) -> int:
+    (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, _font_scale(tile_height), 1)
+    return w
+
+
+def _put_text(canvas: np.ndarray, text: str, x: int, baseline_y: int, tile_height: int) -> None:
+    scale = _font_scale(tile_height)
+    cv2.putText(canvas, text, (x, baseline_y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _caption(image: np.ndarray, text: str, background: tuple[int, int, int]) -> np.ndarray:
+    strip_h = _text_height(image.shape[0]) + 6
+    strip = np.full((strip_h, image.shape[1], 3), background, np.uint8)
+    _put_text(strip, text, 2, strip_h - 4, image.shape[0])
+    return np.concatenate([image, strip], axis=0)
