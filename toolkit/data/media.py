@@ -5,7 +5,6 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays throughout. Every write is atomi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..atomic import atomic_path
 from ..errors import ToolkitError
+from ..paths import natural_sorted
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -27,12 +27,18 @@ class MediaError(ToolkitError):
 # ---- images -------------------------------------------------------------------------------------------
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB (alpha is dropped, greyscale expanded)."""
+def read_image(path: str | Path, *, mode: str = "RGB") -> np.ndarray:
+    """Read an image file.
+
+    Args:
+        path: Any format PIL reads.
+        mode: ``"RGB"`` (default) for ``(H, W, 3)`` uint8 (alpha dropped, greyscale expanded), or ``"L"``
+            for a single-channel ``(H, W)`` uint8 image such as a mask or a part-label map.
+    """
     path = Path(path)
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(image.convert(mode))
     except FileNotFoundError:
         raise MediaError(f"{path}: no such image file") from None
     except (UnidentifiedImageError, OSError) as err:
@@ -40,8 +46,20 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8/bool image; the format follows the suffix."""
-    image = _as_uint8(image)
+    """Write an image atomically; the format follows the suffix.
+
+    Args:
+        path: Output file with one of ``IMAGE_SUFFIXES``.
+        image: ``(H, W, 3)`` uint8 RGB, or ``(H, W)`` uint8 written as a single channel (label maps keep
+            their values in PNG), or ``(H, W)`` bool written as 0/255.
+    """
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.ndim != 2:
+        image = _as_rgb(image)
+    elif image.dtype != np.uint8:
+        raise MediaError(f"{path}: single-channel images must be uint8 or bool, got {image.dtype}")
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise MediaError(
@@ -51,17 +69,12 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         Image.fromarray(image).save(tmp, format=Image.registered_extensions()[suffix])
 
 
-def natural_key(path: Path) -> list[object]:
-    """Sort key that orders ``frame_2`` before ``frame_10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
 def list_images(folder: str | Path) -> list[Path]:
     """Image files in ``folder`` in natural order; raises ``MediaError`` for a missing or empty folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MediaError(f"{folder}: not a folder")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    files = natural_sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise MediaError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     return files
@@ -130,7 +143,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> P
         raise MediaError(
             f"{path}: cannot write {path.suffix or 'a file without suffix'}; use {VIDEO_SUFFIXES}"
         )
-    frames = [_as_uint8(frame) for frame in frames]
+    frames = [_as_rgb(frame) for frame in frames]
     if not frames:
         raise MediaError(f"{path}: no frames to write")
     if len({frame.shape for frame in frames}) != 1:
@@ -198,7 +211,7 @@ def contact_sheet(
     """
     if not images:
         raise MediaError("contact sheet needs at least one image")
-    images = [_as_uint8(image) for image in images]
+    images = [_as_rgb(image) for image in images]
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
     columns = columns or int(np.ceil(np.sqrt(len(images))))
@@ -221,7 +234,7 @@ def grid(
     Every image must have the same size ``(H, W, 3)``; a short row is padded with background.
     Returns one ``uint8`` RGB image.
     """
-    tiles = [_as_uint8(image) for row in rows for image in row]
+    tiles = [_as_rgb(image) for row in rows for image in row]
     if not tiles:
         raise MediaError("grid needs at least one image")
     height, width = tiles[0].shape[:2]
@@ -244,7 +257,7 @@ def grid(
             _put_text(canvas, row_labels[r], gap, y + height // 2 + _text_height(height) // 2, height)
         for c, image in enumerate(row):
             x = gap + label_w + c * (width + gap)
-            canvas[y : y + height, x : x + width] = _as_uint8(image)
+            canvas[y : y + height, x : x + width] = _as_rgb(image)
     return canvas
 
 
@@ -269,7 +282,8 @@ def side_by_side(
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
-def _as_uint8(image: np.ndarray) -> np.ndarray:
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB from an RGB image, a greyscale ``(H, W)`` image or a bool mask."""
     image = np.asarray(image)
     if image.dtype == bool:
         image = image.astype(np.uint8) * 255

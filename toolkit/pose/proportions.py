@@ -55,7 +55,7 @@ class BodyProportions:
         return BodyProportions(**{k: v * scale for k, v in asdict(self).items()})
 
     def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 6) for k, v in asdict(self).items()}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, float]) -> BodyProportions:
@@ -71,7 +71,9 @@ class BodyProportions:
     @classmethod
     def sample(cls, rng: np.random.Generator, spread: float = 0.08) -> BodyProportions:
         """Random plausible proportions: each default scaled by ``1 + U(-spread, spread)``, then normalised
-        to unit height. Deterministic for a given generator state."""
+        to unit height and rounded to 6 decimals (so they print and serialise tidily). Deterministic for a
+        given generator state."""
         base = asdict(cls())
         jitter = rng.uniform(-spread, spread, size=len(base))
-        return cls(**{k: v * (1.0 + d) for (k, v), d in zip(base.items(), jitter, strict=True)}).normalized()
+        body = cls(**{k: v * (1.0 + float(d)) for (k, v), d in zip(base.items(), jitter, strict=True)})
+        return cls(**{k: round(v, 6) for k, v in asdict(body.normalized()).items()})

@@ -134,7 +134,7 @@ class MannequinSpec:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise MannequinSpecError(f"seed must be a non-negative int, got {seed!r}")
         rng = np.random.default_rng(int(seed))
-        proportions = BodyProportions.from_dict(BodyProportions.sample(rng).to_dict())
+        proportions = BodyProportions.sample(rng)
         skin = _jitter(rng, _SKIN_TONES[rng.integers(len(_SKIN_TONES))], 8)
         hair = _jitter(rng, _HAIR_COLORS[rng.integers(len(_HAIR_COLORS))], 10)
         shirt = _sample_garment(rng, [skin], _SHIRT_PATTERN_ODDS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,12 +339,6 @@ def build_sequence(keypoints: np.ndarray, width: int, height: int, fps: float, p
         return PoseSequence(keypoints, width, height, fps=fps)
     except PoseFormatError as err:
         raise err.at(path) from None
-
-
-def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
-    """Sort key putting ``frame_2`` before ``frame_10``: digit runs compare as numbers."""
-    parts = tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name))
-    return parts, name
 
 
 def float32_text(value: float) -> str:
