@@ -250,7 +250,7 @@ def grid(
     )
     for c, text in enumerate(column_labels or []):
         x = gap + label_w + c * (width + gap)
-        _put_text(canvas, text, x, gap + header_h - gap, height)
+        _put_text(canvas, text, x, gap + header_h - gap, height, max_width=width)
     for r, row in enumerate(rows):
         y = gap + header_h + r * (height + gap)
         if row_labels:
@@ -310,13 +310,18 @@ def _text_width(text: str, tile_height: int) -> int:
     return w
 
 
-def _put_text(canvas: np.ndarray, text: str, x: int, baseline_y: int, tile_height: int) -> None:
+def _put_text(
+    canvas: np.ndarray, text: str, x: int, baseline_y: int, tile_height: int, max_width: int | None = None
+) -> None:
+    """Draw ``text`` in black; shrink it to ``max_width`` pixels if it would be wider."""
     scale = _font_scale(tile_height)
+    if max_width is not None:
+        scale *= min(1.0, max_width / max(_text_width(text, tile_height), 1))
     cv2.putText(canvas, text, (x, baseline_y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def _caption(image: np.ndarray, text: str, background: tuple[int, int, int]) -> np.ndarray:
     strip_h = _text_height(image.shape[0]) + 6
     strip = np.full((strip_h, image.shape[1], 3), background, np.uint8)
-    _put_text(strip, text, 2, strip_h - 4, image.shape[0])
+    _put_text(strip, text, 2, strip_h - 4, image.shape[0], max_width=image.shape[1] - 4)
     return np.concatenate([image, strip], axis=0)

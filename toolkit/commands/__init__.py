@@ -1,0 +1,16 @@
+"""CLI command groups. Each module exposes ``register(subparsers)``; ``COMMANDS`` lists them in help order."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from . import data, demo, poses
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+COMMANDS: dict[str, Register] = {
+    "poses": poses.register,
+    "data": data.register,
+    "demo": demo.register,
+}

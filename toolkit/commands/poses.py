@@ -1,0 +1,199 @@
+"""``toolkit poses``: make, render, inspect and convert pose sequences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..pose.sequence import PoseSequence
+from ._args import canvas_size, positive_float, positive_int
+
+POSE_INPUT_HELP = (
+    "pose file or folder: toolkit JSON, OpenPose JSON (file or folder), COCO keypoints, PATN CSV"
+)
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    from ..pose.io import FORMATS
+    from ..pose.motions import list_motions
+
+    parser = groups.add_parser("poses", help="make, render, inspect and convert pose sequences")
+    commands = parser.add_subparsers(dest="poses_command", metavar="COMMAND", required=True)
+
+    make = commands.add_parser(
+        "make",
+        help="write a procedural motion as a pose file",
+        description="Write a procedural motion, a seamlessly looping BODY_18 sequence with per-joint depth, "
+        "as a toolkit pose file (docs/pose-format.md).",
+    )
+    make.add_argument("motion", choices=list_motions(), help="which motion")
+    make.add_argument("--frames", type=positive_int, default=48, help="frames in the clip (default 48)")
+    make.add_argument("--fps", type=positive_float, default=24.0, help="frames per second (default 24)")
+    make.add_argument("--size", type=canvas_size, default=(512, 512), help="canvas, 512 or WxH (default 512)")
+    make.add_argument(
+        "--yaw",
+        type=float,
+        default=None,
+        help="degrees; 0 faces the camera, 90 faces right (default: per motion)",
+    )
+    make.add_argument("--pitch", type=float, default=0.0, help="camera elevation in degrees (default 0)")
+    make.add_argument("--amplitude", type=float, default=1.0, help="scale of every joint angle (default 1)")
+    make.add_argument(
+        "--cycles", type=positive_int, default=None, help="loops in the clip (default: from fps)"
+    )
+    make.add_argument("--margin", type=float, default=0.1, help="free fraction of the canvas per side (0.1)")
+    make.add_argument(
+        "--seed", type=int, default=None, help="vary limb sizes and timing a little (default off)"
+    )
+    make.add_argument("-o", "--out", type=Path, required=True, help="output pose file (.json)")
+    make.set_defaults(run=_make)
+
+    render = commands.add_parser(
+        "render",
+        help="draw poses as OpenPose skeletons: a video plus a contact sheet",
+        description="Draw poses as ControlNet-style OpenPose skeletons (pixel-identical to controlnet-aux): "
+        "a video (.mp4 or .gif) and a contact sheet PNG beside it.",
+    )
+    render.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    render.add_argument("-o", "--out", type=Path, required=True, help="output video, .mp4 or .gif")
+    render.add_argument(
+        "--size", type=canvas_size, default=None, help="fit to this canvas, aspect kept (default: the file's)"
+    )
+    render.add_argument("--fps", type=positive_float, default=None, help="frame rate (default: the file's)")
+    render.add_argument(
+        "--sheet", type=Path, default=None, help="contact sheet path (default: OUT_sheet.png)"
+    )
+    render.add_argument(
+        "--sheet-frames", type=positive_int, default=8, help="evenly spaced frames on the sheet (default 8)"
+    )
+    render.add_argument(
+        "--thick",
+        action="store_true",
+        help="scale stick width with the canvas (ControlNet draws 4 px at any size)",
+    )
+    render.set_defaults(run=_render)
+
+    info = commands.add_parser(
+        "info",
+        help="summarise a pose file",
+        description="Summarise a pose file: frames, fps, canvas, layout and how often each joint is present.",
+    )
+    info.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(run=_info)
+
+    writable = [name for name, f in FORMATS.items() if f.write is not None]
+    convert = commands.add_parser(
+        "convert",
+        help="convert a pose file to another format",
+        description="Read any pose format, write another.",
+    )
+    convert.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    convert.add_argument("-o", "--out", type=Path, required=True, help="output file, or folder for OpenPose")
+    convert.add_argument(
+        "--format",
+        choices=writable,
+        default=None,
+        help="output format (default: from the suffix: .json toolkit, .csv patn, no suffix openpose)",
+    )
+    convert.set_defaults(run=_convert)
+
+
+def _make(args: argparse.Namespace) -> None:
+    from ..pose.io import save_poses
+    from ..pose.motions import make_motion
+
+    width, height = args.size
+    poses = make_motion(
+        args.motion,
+        frames=args.frames,
+        fps=args.fps,
+        width=width,
+        height=height,
+        yaw=args.yaw,
+        pitch=args.pitch,
+        amplitude=args.amplitude,
+        cycles=args.cycles,
+        margin=args.margin,
+        seed=args.seed,
+    )
+    save_poses(args.out, poses)
+    print(f"wrote {args.out}: {args.motion}, {len(poses)} frames at {poses.fps:g} fps on {width}x{height}")
+
+
+def skeleton_frames(poses: PoseSequence, *, thick: bool = False, progress: bool = True) -> list[np.ndarray]:
+    """OpenPose skeleton images, ``T`` arrays of ``(H, W, 3)`` uint8, drawn with a progress bar."""
+    from tqdm import tqdm
+
+    from ..pose.encode import render_openpose
+
+    return [
+        render_openpose(keypoints, poses.width, poses.height, scale_to_canvas=thick)
+        for keypoints in tqdm(
+            poses.keypoints, desc="skeletons", unit="frame", disable=not progress, leave=False
+        )
+    ]
+
+
+def sheet_indices(length: int, count: int) -> list[int]:
+    """``min(count, length)`` evenly spaced frame indices from first to last."""
+    return np.linspace(0, length - 1, min(count, length)).round().astype(int).tolist()
+
+
+def _render(args: argparse.Namespace) -> None:
+    from ..data.media import contact_sheet, write_image, write_video
+    from ..pose.io import load_poses
+
+    poses = load_poses(args.poses)
+    if args.size is not None:
+        poses = poses.fit_to_canvas(*args.size)
+    frames = skeleton_frames(poses, thick=args.thick)
+    fps = args.fps or poses.fps
+    write_video(args.out, frames, fps)
+    sheet = args.sheet or args.out.with_name(f"{args.out.stem}_sheet.png")
+    picks = sheet_indices(len(frames), args.sheet_frames)
+    write_image(sheet, contact_sheet([frames[i] for i in picks], labels=[f"frame {i}" for i in picks]))
+    print(f"wrote {args.out} ({len(frames)} frames at {fps:g} fps) and {sheet}")
+
+
+def pose_summary(poses: PoseSequence) -> dict[str, object]:
+    """A JSON-ready summary: length, canvas, layout and the fraction of frames each joint is present in."""
+    rates = poses.visible.mean(axis=0) if len(poses) else np.zeros(poses.num_joints)
+    return {
+        "frames": len(poses),
+        "fps": poses.fps,
+        "seconds": round(poses.duration, 3),
+        "canvas": {"width": poses.width, "height": poses.height},
+        "layout": poses.layout,
+        "depth": poses.depth is not None,
+        "present": {name: round(float(r), 4) for name, r in zip(poses.skeleton.joints, rates, strict=True)},
+    }
+
+
+def _info(args: argparse.Namespace) -> None:
+    from ..pose.io import load_poses
+
+    summary = pose_summary(load_poses(args.poses))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    canvas = summary["canvas"]
+    depth = "with depth" if summary["depth"] else "no depth"
+    print(
+        f"{args.poses}: {summary['frames']} frames at {summary['fps']:g} fps ({summary['seconds']} s), "
+        f"{summary['layout']} on {canvas['width']}x{canvas['height']}, {depth}"
+    )
+    print(f"{'joint':<16}present")
+    for name, rate in summary["present"].items():
+        print(f"{name:<16}{rate:7.1%}")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from ..pose.io import load_poses, save_poses
+
+    poses = load_poses(args.poses)
+    save_poses(args.out, poses, format=args.format)
+    print(f"wrote {args.out}: {len(poses)} frames")
