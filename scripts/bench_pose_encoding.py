@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import median_seconds
 
 from toolkit.pose.encode import gaussian_heatmaps, render_openpose
 
@@ -58,17 +56,6 @@ def patn_style_heatmaps(poses: np.ndarray, height: int, width: int, sigma: float
             result[..., j] = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
         maps.append(result)
     return maps
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` runs after a warm-up run, and the last result."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def bench_heatmaps(poses: np.ndarray, repeats: int) -> dict[str, float]:

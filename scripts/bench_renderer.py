@@ -16,34 +16,21 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
-from collections.abc import Callable
 
 import cv2
 import numpy as np
 import torch
+from _timing import median_seconds
 
 from toolkit.data.synthetic import MannequinSpec, render_sequence
 from toolkit.pose.encode import render_openpose
 from toolkit.pose.motions import make_motion
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` runs after a warm-up run."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_size(spec: MannequinSpec, size: int, frames: int, repeats: int) -> dict[str, object]:
     poses = make_motion("walk", frames=frames, width=size, height=size, proportions=spec.proportions)
-    ours_s = median_seconds(lambda: sum(1 for _ in render_sequence(spec, poses)), repeats)
-    skeleton_s = median_seconds(lambda: render_openpose(poses.keypoints, size, size), repeats)
+    ours_s, _ = median_seconds(lambda: sum(1 for _ in render_sequence(spec, poses)), repeats)
+    skeleton_s, _ = median_seconds(lambda: render_openpose(poses.keypoints, size, size), repeats)
     return {
         "size": size,
         "frames": frames,

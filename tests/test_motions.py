@@ -13,25 +13,12 @@ from toolkit.pose.motions import (
     motion_joints_3d,
     sinusoid,
 )
+from toolkit.pose.proportions import PROPORTION_BONES
 
 NAMES = ["walk", "run", "wave", "jumping_jack", "squat", "dance", "turn"]
 BODY_JOINTS = list(range(1, 14))  # neck, arms and legs: everything but the face
 FACE = ["nose", "right_eye", "left_eye", "right_ear", "left_ear"]
 J = BODY_18.index
-
-# (joint a, joint b, proportion): bones whose 3D length the proportions fix.
-BONES = [
-    ("right_shoulder", "right_elbow", "upper_arm"),
-    ("left_shoulder", "left_elbow", "upper_arm"),
-    ("right_elbow", "right_wrist", "forearm"),
-    ("left_elbow", "left_wrist", "forearm"),
-    ("right_hip", "right_knee", "thigh"),
-    ("left_hip", "left_knee", "thigh"),
-    ("right_knee", "right_ankle", "shin"),
-    ("left_knee", "left_ankle", "shin"),
-    ("right_shoulder", "left_shoulder", "shoulder_width"),
-    ("right_hip", "left_hip", "hip_width"),
-]
 
 
 def _length(points: np.ndarray, a: str, b: str) -> np.ndarray:
@@ -93,7 +80,7 @@ def test_turn_goes_once_around_over_the_clip():
 def test_bone_lengths_are_constant_and_match_the_proportions(name):
     body = BodyProportions.sample(np.random.default_rng(1))
     joints = motion_joints_3d(name, frames=30, proportions=body, yaw=30.0, seed=4)
-    for a, b, part in BONES:
+    for a, b, part in PROPORTION_BONES:
         np.testing.assert_allclose(_length(joints, a, b), getattr(body, part), atol=1e-9, err_msg=part)
     np.testing.assert_allclose(_torso(joints), body.torso, atol=1e-9)
 
@@ -110,7 +97,7 @@ def test_front_view_of_the_rest_pose_has_the_expected_bone_lengths():
     body = BodyProportions()
     scale = 0.8 * (height - 1)  # pixels per body height with the default margin of 0.1
     points = seq.keypoints[..., :2].astype(np.float64)
-    for a, b, part in BONES:
+    for a, b, part in PROPORTION_BONES:
         np.testing.assert_allclose(
             _length(points, a, b), getattr(body, part) * scale, rtol=1e-4, err_msg=part
         )

@@ -16,42 +16,5 @@ Example::
     frames = [frame.image for frame in render_sequence(spec, poses)]
 """
 
-from .mannequin import (
-    BACKGROUNDS,
-    DEFAULT_BACKGROUND,
-    GARMENT_LENGTHS,
-    HAIR_STYLES,
-    PART,
-    PART_NAMES,
-    PATTERNS,
-    Background,
-    BackgroundError,
-    Garment,
-    HairStyle,
-    MannequinFrame,
-    MannequinSpec,
-    MannequinSpecError,
-    background_image,
-    render_mannequin,
-    render_sequence,
-)
-
-__all__ = [
-    "BACKGROUNDS",
-    "DEFAULT_BACKGROUND",
-    "GARMENT_LENGTHS",
-    "HAIR_STYLES",
-    "PART",
-    "PART_NAMES",
-    "PATTERNS",
-    "Background",
-    "BackgroundError",
-    "Garment",
-    "HairStyle",
-    "MannequinFrame",
-    "MannequinSpec",
-    "MannequinSpecError",
-    "background_image",
-    "render_mannequin",
-    "render_sequence",
-]
+from .mannequin import *  # noqa: F403  (this module is the documented face of the package)
+from .mannequin import __all__  # noqa: F401

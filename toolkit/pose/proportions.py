@@ -6,6 +6,21 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+# BODY_18 joint pairs whose distance one BodyProportions field fixes: (joint, joint, field). The torso runs
+# from the neck to the hips' midpoint, so it is not a joint pair.
+PROPORTION_BONES: tuple[tuple[str, str, str], ...] = (
+    ("right_shoulder", "left_shoulder", "shoulder_width"),
+    ("right_hip", "left_hip", "hip_width"),
+    ("right_shoulder", "right_elbow", "upper_arm"),
+    ("left_shoulder", "left_elbow", "upper_arm"),
+    ("right_elbow", "right_wrist", "forearm"),
+    ("left_elbow", "left_wrist", "forearm"),
+    ("right_hip", "right_knee", "thigh"),
+    ("left_hip", "left_knee", "thigh"),
+    ("right_knee", "right_ankle", "shin"),
+    ("left_knee", "left_ankle", "shin"),
+)
+
 
 @dataclass(frozen=True)
 class BodyProportions:

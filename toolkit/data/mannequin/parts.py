@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ...pose.proportions import BodyProportions
+from ...pose.proportions import PROPORTION_BONES, BodyProportions
 from ...pose.skeleton import BODY_18
 from .shapes import Point, Shape, Surface, unit
 
@@ -77,18 +77,6 @@ class Piece:
 
 
 # (joint a, joint b, proportion): |a - b| should be that fraction of standing height.
-_SEGMENTS: tuple[tuple[str, str, str], ...] = (
-    ("right_shoulder", "left_shoulder", "shoulder_width"),
-    ("right_hip", "left_hip", "hip_width"),
-    ("right_shoulder", "right_elbow", "upper_arm"),
-    ("left_shoulder", "left_elbow", "upper_arm"),
-    ("right_elbow", "right_wrist", "forearm"),
-    ("left_elbow", "left_wrist", "forearm"),
-    ("right_hip", "right_knee", "thigh"),
-    ("left_hip", "left_knee", "thigh"),
-    ("right_knee", "right_ankle", "shin"),
-    ("left_knee", "left_ankle", "shin"),
-)
 _FACE = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
 
 
@@ -180,7 +168,7 @@ def _apparent_height(
     """
     index = BODY_18.index
     estimates = []
-    for a, b, name in _SEGMENTS:
+    for a, b, name in PROPORTION_BONES:
         if present[index(a)] and present[index(b)]:
             estimates.append(np.linalg.norm(xy[index(a)] - xy[index(b)]) / getattr(proportions, name))
     if present[[index("neck"), index("right_hip"), index("left_hip")]].all():
