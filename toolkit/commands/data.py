@@ -82,9 +82,10 @@ def _render(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from ..data.mannequin import MannequinSpec, render_sequence
-    from ..data.media import write_video
+    from ..data.media import check_video_path, write_video
     from ..pose.io import load_poses
 
+    check_video_path(args.out)
     poses = load_poses(args.poses)
     spec = MannequinSpec.sample(args.subject)
     frames = [

@@ -144,9 +144,10 @@ def sheet_indices(length: int, count: int) -> list[int]:
 
 
 def _render(args: argparse.Namespace) -> None:
-    from ..data.media import contact_sheet, write_image, write_video
+    from ..data.media import check_video_path, contact_sheet, write_image, write_video
     from ..pose.io import load_poses
 
+    check_video_path(args.out)
     poses = load_poses(args.poses)
     if args.size is not None:
         poses = poses.fit_to_canvas(*args.size)

@@ -17,7 +17,6 @@ from ..errors import ToolkitError
 from ..paths import natural_sorted
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".gif")
 
 
 class MediaError(ToolkitError):
@@ -129,6 +128,16 @@ _VIDEO_WRITERS: dict[str, Callable[[Path, Sequence[np.ndarray], float], None]] =
 }
 
 
+def check_video_path(path: str | Path) -> Path:
+    """Raise ``MediaError`` unless ``path`` has a suffix :func:`write_video` can write; call it before long
+    work so a typo fails at once."""
+    path = Path(path)
+    if path.suffix.lower() not in _VIDEO_WRITERS:
+        kind = path.suffix or "a file without suffix"
+        raise MediaError(f"{path}: cannot write {kind}; use one of {', '.join(_VIDEO_WRITERS)}")
+    return path
+
+
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> Path:
     """Write frames as an MP4 (H.264, yuv420p) or GIF chosen by the suffix; returns the path.
 
@@ -137,12 +146,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> P
         frames: ``(H, W, 3)`` uint8 RGB images, all the same size.
         fps: Frames per second, > 0.
     """
-    path = Path(path)
-    writer = _VIDEO_WRITERS.get(path.suffix.lower())
-    if writer is None:
-        raise MediaError(
-            f"{path}: cannot write {path.suffix or 'a file without suffix'}; use {VIDEO_SUFFIXES}"
-        )
+    path = check_video_path(path)
+    writer = _VIDEO_WRITERS[path.suffix.lower()]
     frames = [_as_rgb(frame) for frame in frames]
     if not frames:
         raise MediaError(f"{path}: no frames to write")
