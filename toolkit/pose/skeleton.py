@@ -72,6 +72,9 @@ def _left_right_pairs(joints: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     )
 
 
+# BODY_18's face joints, which carry the head's position and orientation.
+FACE_JOINTS: tuple[str, ...] = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
+
 # Layout tables are laid out by hand for reading; the formatter leaves them alone.
 # fmt: off
 _BODY_18_JOINTS = (
@@ -265,7 +268,7 @@ def _by_name(target: Skeleton, **overrides: JointSource) -> tuple[JointSource, .
 
 
 # fmt: off
-_HEAD = MeanOf("nose", "right_eye", "left_eye", "right_ear", "left_ear")
+_HEAD = MeanOf(*FACE_JOINTS)
 
 _RECIPES: dict[tuple[str, str], tuple[JointSource, ...]] = {
     ("body_25", "body_18"): _by_name(BODY_18),

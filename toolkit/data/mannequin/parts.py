@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from ...pose.proportions import PROPORTION_BONES, BodyProportions
-from ...pose.skeleton import BODY_18
+from ...pose.skeleton import BODY_18, FACE_JOINTS
 from .shapes import Point, Shape, Surface, unit
 
 # Label table of ``MannequinFrame.parts``. Labels are anatomical whatever the clothes: a short sleeve's
@@ -76,10 +76,6 @@ class Piece:
     second_material: str = ""
 
 
-# (joint a, joint b, proportion): |a - b| should be that fraction of standing height.
-_FACE = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
-
-
 @dataclass(frozen=True)
 class PoseView:
     """One BODY_18 pose, ready for building pieces; make it with :meth:`build`.
@@ -128,7 +124,7 @@ class PoseView:
         return float(x), float(y)
 
     def face_joints(self) -> tuple[str, ...]:
-        return tuple(name for name in _FACE if self.has(name))
+        return tuple(name for name in FACE_JOINTS if self.has(name))
 
     @cached_property
     def facing(self) -> Point:
