@@ -9,6 +9,7 @@ from toolkit.data.media import (
     list_images,
     read_image,
     read_video,
+    sheet_indices,
     side_by_side,
     write_frames,
     write_image,
@@ -90,3 +91,9 @@ def test_grids_place_tiles_where_expected():
     assert len(frames) == 2 and frames[0].shape == frames[1].shape
     with pytest.raises(MediaError, match="differ in size"):
         grid([[red, red[:5]]])
+
+
+def test_sheet_indices_spread_evenly_from_the_first_frame():
+    assert sheet_indices(48, 8) == [0, 6, 12, 18, 24, 30, 36, 42]
+    assert sheet_indices(10, 4) == [0, 2, 5, 7]
+    assert sheet_indices(3, 8) == [0, 1, 2]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.mannequin import MannequinSpec, render_sequence
-from .data.media import grid, side_by_side, write_image, write_video
+from .data.media import grid, sheet_indices, side_by_side, write_image, write_video
 from .manifest import write_manifest
 from .pose.encode import render_openpose
 from .pose.io import save_poses
@@ -59,8 +59,7 @@ def run_demo(
     paths["subject"] = write_video(out / "subject.mp4", subject, poses.fps)
     pairs = side_by_side({"pose": skeletons, f"mannequin {config.subject}": subject})
     paths["side_by_side"] = write_video(out / "side_by_side.mp4", pairs, poses.fps)
-    step = max(1, config.frames // config.sheet_frames)
-    picks = list(range(0, config.frames, step))[: config.sheet_frames]
+    picks = sheet_indices(config.frames, config.sheet_frames)
     sheet = grid(
         [[skeletons[t] for t in picks], [subject[t] for t in picks]],
         row_labels=["pose", "mannequin"],

@@ -138,13 +138,8 @@ def skeleton_frames(poses: PoseSequence, *, thick: bool = False, progress: bool 
     ]
 
 
-def sheet_indices(length: int, count: int) -> list[int]:
-    """``min(count, length)`` evenly spaced frame indices from first to last."""
-    return np.linspace(0, length - 1, min(count, length)).round().astype(int).tolist()
-
-
 def _render(args: argparse.Namespace) -> None:
-    from ..data.media import check_video_path, contact_sheet, write_image, write_video
+    from ..data.media import check_video_path, contact_sheet, sheet_indices, write_image, write_video
     from ..pose.io import load_poses
 
     check_video_path(args.out)

@@ -194,6 +194,16 @@ def iter_media(path: str | Path) -> Iterator[np.ndarray]:
 # ---- sheets and grids ---------------------------------------------------------------------------------
 
 
+def sheet_indices(length: int, count: int) -> list[int]:
+    """``min(count, length)`` frame indices spread evenly over ``[0, length)``, starting at 0.
+
+    The end is left out on purpose: the toolkit's clips loop, so the last frame is nearly the first.
+    For 48 frames and a count of 8 this gives 0, 6, ..., 42.
+    """
+    count = min(count, length)
+    return [i * length // count for i in range(count)]
+
+
 def contact_sheet(
     images: Sequence[np.ndarray],
     *,
