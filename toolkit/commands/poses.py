@@ -1,4 +1,4 @@
-"""``toolkit poses``: make, render, inspect and convert pose sequences."""
+"""``toolkit poses``: make, extract, render, inspect and convert pose sequences."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from ..pose.sequence import PoseSequence
 from ._args import canvas_size, positive_float, positive_int
+from .extract import add_extract_parser
 
 POSE_INPUT_HELP = (
     "pose file or folder: toolkit JSON, OpenPose JSON (file or folder), COCO keypoints, PATN CSV"
@@ -20,7 +21,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     from ..pose.io import FORMATS
     from ..pose.motions import list_motions
 
-    parser = groups.add_parser("poses", help="make, render, inspect and convert pose sequences")
+    parser = groups.add_parser("poses", help="make, extract, render, inspect and convert pose sequences")
     commands = parser.add_subparsers(dest="poses_command", metavar="COMMAND", required=True)
 
     make = commands.add_parser(
@@ -84,6 +85,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     info.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(run=_info)
+
+    add_extract_parser(commands)
 
     writable = [name for name, f in FORMATS.items() if f.write is not None]
     convert = commands.add_parser(

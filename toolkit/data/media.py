@@ -5,7 +5,8 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays throughout. Every write is atomi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -160,9 +161,26 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> P
     return path
 
 
-def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
-    """Read every frame of a video (any format ffmpeg reads) as ``(H, W, 3)`` uint8 RGB; returns
-    ``(frames, fps)``."""
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, read from its header without decoding it.
+
+    Args:
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+        fps: Frames per second.
+        frames: Frame count estimated from the stated duration (containers do not always store the exact
+            count); good for a progress bar, not for indexing.
+    """
+
+    width: int
+    height: int
+    fps: float
+    frames: int
+
+
+def _open_video(path: str | Path) -> tuple[Generator[bytes, None, None], VideoInfo]:
+    """Start decoding ``path`` with ffmpeg; returns the raw RGB frame buffers and the header."""
     import imageio_ffmpeg
 
     path = Path(path)
@@ -171,24 +189,59 @@ def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
     try:
         reader = imageio_ffmpeg.read_frames(str(path))
         meta = next(reader)
-        width, height = meta["size"]
-        frames = [np.frombuffer(buf, np.uint8).reshape(height, width, 3).copy() for buf in reader]
     except (OSError, RuntimeError, StopIteration) as err:
-        raise MediaError(
-            f"{path}: not a readable video ({str(err).splitlines()[0] if str(err) else err})"
-        ) from None
-    return frames, float(meta["fps"])
+        raise _unreadable(path, err) from None
+    width, height = meta["size"]
+    fps = float(meta["fps"])
+    return reader, VideoInfo(width, height, fps, round(float(meta.get("duration") or 0) * fps))
+
+
+def _unreadable(path: Path, err: BaseException) -> MediaError:
+    return MediaError(f"{path}: not a readable video ({str(err).splitlines()[0] if str(err) else err})")
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Size, frame rate and estimated frame count of a video (any format ffmpeg reads); raises
+    ``MediaError`` for a missing or unreadable file."""
+    reader, info = _open_video(path)
+    reader.close()
+    return info
+
+
+def iter_video(path: str | Path) -> Iterator[np.ndarray]:
+    """Decode a video one frame at a time, as ``(H, W, 3)`` uint8 RGB, so that a long clip never sits in
+    memory whole. The file is opened on the first ``next()``; ffmpeg stops when the iterator is closed."""
+    reader, info = _open_video(path)
+    yield from _decoded(Path(path), reader, info)
+
+
+def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
+    """Read every frame of a video (any format ffmpeg reads) as ``(H, W, 3)`` uint8 RGB; returns
+    ``(frames, fps)``. Use :func:`iter_video` for clips too long to hold in memory."""
+    reader, info = _open_video(path)
+    return list(_decoded(Path(path), reader, info)), info.fps
+
+
+def _decoded(path: Path, reader: Generator[bytes, None, None], info: VideoInfo) -> Iterator[np.ndarray]:
+    try:
+        for buffer in reader:
+            yield np.frombuffer(buffer, np.uint8).reshape(info.height, info.width, 3).copy()
+    except (OSError, RuntimeError) as err:
+        raise _unreadable(path, err) from None
+    finally:
+        reader.close()
 
 
 def iter_media(path: str | Path) -> Iterator[np.ndarray]:
-    """Frames of a video file, a folder of images, or a single image, as ``(H, W, 3)`` uint8 RGB."""
+    """Frames of a video file, a folder of images, or a single image, as ``(H, W, 3)`` uint8 RGB, read one
+    at a time."""
     path = Path(path)
     if path.is_dir():
         yield from (read_image(p) for p in list_images(path))
     elif path.suffix.lower() in IMAGE_SUFFIXES:
         yield read_image(path)
     else:
-        yield from read_video(path)[0]
+        yield from iter_video(path)
 
 
 # ---- sheets and grids ---------------------------------------------------------------------------------

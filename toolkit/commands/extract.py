@@ -1,0 +1,165 @@
+"""``toolkit poses extract``: detect the poses of one person in a video, an image folder or an image."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..pose.sequence import PoseSequence
+
+
+def add_extract_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``extract`` under ``toolkit poses``. Imports stay light: the detectors load when it runs."""
+    from ..pose.detect import DETECTORS
+
+    confidences = ", ".join(f"{name} {d.default_min_confidence:g}" for name, d in DETECTORS.items())
+    extract = commands.add_parser(
+        "extract",
+        help="detect the poses of a person in a video, image folder or image",
+        description="Detect one person's BODY_18 pose in every frame of a video, a folder of images (read in "
+        "natural order) or a single image, and write a pose file. Frames are streamed, so long videos "
+        "need little memory. When several people are in view, the most prominent one is followed. "
+        "A summary with the detection rate of every joint is printed at the end.",
+    )
+    extract.add_argument("input", type=Path, help="video file, folder of images, or one image")
+    extract.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        help="output pose file: .json (toolkit), .csv (PATN), or a path without suffix for an OpenPose "
+        "JSON folder",
+    )
+    extract.add_argument(
+        "--detector",
+        choices=list(DETECTORS),
+        default="mediapipe",
+        help="mediapipe: bundled, one person, fast (default); openpose: controlnet-aux's body model, "
+        "every person, needs --weights",
+    )
+    extract.add_argument(
+        "--weights", type=Path, metavar="PATH", help="OpenPose body model file (body_pose_model.pth)"
+    )
+    extract.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="keep every N-th frame; output fps = input fps / N (default 1)",
+    )
+    extract.add_argument(
+        "--smooth",
+        default="none",
+        metavar="NAME",
+        help="temporal smoothing of the joints, a name in toolkit.pose.ops.SMOOTHERS such as one-euro "
+        "(default none)",
+    )
+    extract.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="C",
+        help=f"joints detected with a lower confidence count as missing (default: {confidences})",
+    )
+    extract.add_argument(
+        "--fps",
+        type=float,
+        help="frame rate of an image folder (default 24); for a video, overrides the rate it states",
+    )
+    extract.add_argument(
+        "--static",
+        action="store_true",
+        help="treat the frames as unrelated images: detect each on its own, without tracking "
+        "(always so for a single image)",
+    )
+    extract.add_argument("--device", help="torch device for openpose, e.g. cuda (default cpu)")
+    extract.set_defaults(run=run_extract)
+
+
+@dataclass
+class FrameSource:
+    """Frames to detect in: a lazy iterator plus what is known before decoding them (``total`` may be an
+    estimate, or None when unknown)."""
+
+    frames: Iterator[np.ndarray]
+    fps: float
+    total: int | None
+    consecutive: bool
+
+
+def open_frames(path: Path, fps: float | None) -> FrameSource:
+    """Frames of a video file, an image folder (natural order) or one image, read lazily.
+
+    Raises:
+        MediaError: a missing path, an empty folder, or an unreadable video or image.
+    """
+    from ..data.media import IMAGE_SUFFIXES, MediaError, iter_video, list_images, probe_video, read_image
+
+    if path.is_dir():
+        images = list_images(path)
+        return FrameSource((read_image(p) for p in images), fps or 24.0, len(images), consecutive=True)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file or folder")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return FrameSource(iter([read_image(path)]), fps or 24.0, 1, consecutive=False)
+    info = probe_video(path)
+    return FrameSource(iter_video(path), fps or info.fps, info.frames or None, consecutive=True)
+
+
+def run_extract(args: argparse.Namespace) -> None:
+    """Detect, smooth, write the pose file, print the summary; bad input raises a one-line error."""
+    from ..errors import ToolkitError
+    from ..pose.detect import detect_poses
+    from ..pose.io import FORMATS, save_poses
+    from ..pose.ops import SMOOTHERS
+
+    # Check everything cheap before the long detection pass.
+    if args.smooth not in SMOOTHERS:
+        raise ToolkitError(f"unknown smoothing {args.smooth!r}; choose from {', '.join(SMOOTHERS)}")
+    if args.every < 1:
+        raise ToolkitError(f"--every must be 1 or more (keep every N-th frame), got {args.every}")
+    if args.fps is not None and not args.fps > 0:
+        raise ToolkitError(f"--fps must be positive, got {args.fps}")
+    suffixes = {suffix for f in FORMATS.values() if f.write is not None for suffix in f.suffixes}
+    if args.out.suffix.lower() not in suffixes:
+        raise ToolkitError(
+            f"{args.out}: cannot write {args.out.suffix} pose files; use .json, .csv or a folder name"
+        )
+    options = {"weights": args.weights, "min_confidence": args.min_confidence, "device": args.device}
+    options = {key: value for key, value in options.items() if value is not None}
+
+    source = open_frames(args.input, args.fps)
+    start = time.perf_counter()
+    poses = detect_poses(
+        source.frames,
+        args.detector,
+        fps=source.fps,
+        every=args.every,
+        video=source.consecutive and not args.static,
+        total=source.total,
+        **options,
+    )
+    seconds = time.perf_counter() - start
+    poses = SMOOTHERS[args.smooth](poses)
+    save_poses(args.out, poses)
+    print(
+        f"wrote {args.out}: {len(poses)} frames at {poses.fps:g} fps on {poses.width}x{poses.height}, "
+        f"{args.detector} in {seconds:.1f} s ({len(poses) / seconds:.1f} frames/s)"
+    )
+    print(detection_summary(poses))
+
+
+def detection_summary(poses: PoseSequence, *, columns: int = 3) -> str:
+    """How often a person and each joint were found: a line, then a table of joints and rates."""
+    visible = poses.visible  # (T, J)
+    with_person = int(visible.any(axis=1).sum())
+    share = with_person / len(poses) if len(poses) else 0.0
+    lines = [f"a person in {with_person} of {len(poses)} frames ({share:.1%}); each joint found in:"]
+    rates = visible.mean(axis=0) if len(poses) else np.zeros(poses.num_joints)
+    cells = [f"{name:<15}{rate:7.1%}" for name, rate in zip(poses.skeleton.joints, rates, strict=True)]
+    lines += ["  " + "   ".join(cells[i : i + columns]) for i in range(0, len(cells), columns)]
+    return "\n".join(lines)
