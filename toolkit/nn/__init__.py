@@ -1,0 +1,1 @@
+"""Shared network blocks: feature backbones, U-Net parts, discriminators, losses, differentiable warping."""
