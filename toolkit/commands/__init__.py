@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import data, demo, evaluate, poses
+from . import data, demo, evaluate, generate, poses, subjects
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 COMMANDS: dict[str, Register] = {
     "poses": poses.register,
+    "generate": generate.register,
+    "subjects": subjects.register,
     "data": data.register,
     "demo": demo.register,
     "eval": evaluate.register,

@@ -1,0 +1,267 @@
+"""``toolkit generate`` end to end on the tiny random-weight pipeline (64 px, 2 steps)."""
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from toolkit.cli import build_parser, main
+from toolkit.data.media import read_image, read_video
+from toolkit.diffusion.subjects import LORA_FILE, Subject, SubjectRegistry
+from toolkit.diffusion.tiny import save_random_lora, save_tiny_pipeline, tiny_unet
+from toolkit.pose.proportions import BodyProportions
+
+FRAMES = 6
+PROMPT = ["--prompt", "a photo of sks person", "--negative-prompt", "blurry"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The tiny models are too small to gain from threads, and a shared machine makes OpenMP spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    path = tmp_path_factory.mktemp("poses") / "walk.json"
+    assert main(["poses", "make", "walk", "--frames", str(FRAMES), "--size", "64", "-o", str(path)]) == 0
+    return path
+
+
+def generate(walk, out, *extra, base=("--base", "tiny")):
+    argv = ["generate", "--poses", str(walk), *base, "--size", "64", "--steps", "2", "--batch", "3"]
+    return main([*argv, "--no-progress", "-o", str(out), *extra])
+
+
+def frames(out):
+    return np.stack([read_image(out / "frames" / f"{i:04d}.png") for i in range(FRAMES)])
+
+
+def manifest(out):
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def first(walk, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "first"
+    assert generate(walk, out, *PROMPT) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def subjects(tmp_path_factory):
+    """A registry with subject 'alice' on the tiny base, whose LoRA is written by plain diffusers calls."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    root = tmp_path_factory.mktemp("subjects")
+    subject = Subject(
+        "alice", base="tiny", controlnets=("tiny",), proportions=BodyProportions(head=0.16, thigh=0.3)
+    )
+    folder = SubjectRegistry(root).save(subject)
+    unet = tiny_unet()
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    torch.manual_seed(0)
+    for name, param in unet.named_parameters():
+        if "lora_B" in name:  # a trained LoRA: PEFT starts B at zero
+            torch.nn.init.normal_(param, std=0.3)
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    assert (folder / LORA_FILE).is_file()
+    return root
+
+
+def test_six_frame_walk_writes_frames_videos_sheet_and_manifest(first):
+    images = frames(first)
+    assert images.shape == (FRAMES, 64, 64, 3) and images.std() > 5
+    assert not np.array_equal(images[0], images[3])  # different poses give different frames
+    controls = np.stack([read_image(first / "controls" / f"{i:04d}.png") for i in range(FRAMES)])
+    assert controls.shape == images.shape and controls.max() > 200
+    video, fps = read_video(first / "video.mp4")
+    assert len(video) == FRAMES and fps == pytest.approx(24) and video[0].shape == (64, 64, 3)
+    with Image.open(first / "video.gif") as gif:
+        assert gif.n_frames == FRAMES and gif.size == (64, 64)
+    sheet = read_image(first / "contact_sheet.png")
+    assert sheet.shape[0] > 2 * 64 and sheet.shape[1] > FRAMES * 64
+    record = manifest(first)
+    assert record["seed"] == 0 and "diffusers" in record["versions"] and record["command"]
+    assert record["outputs"] | {"files": None} == {
+        "complete": True, "frames": FRAMES, "generated": FRAMES, "skipped": 0,
+        "generated_indices": list(range(FRAMES)), "calls": 2, "call_size": 4, "files": None,
+    }  # fmt: skip
+    assert record["models"]["base"] == "tiny" and record["models"]["scheduler"] == "UniPCMultistepScheduler"
+    assert record["options"]["fingerprint"]["prompt"] == "a photo of sks person"
+    assert record["options"]["speed"]["device"] == "cpu" and record["options"]["fingerprint"]["steps"] == 2
+    assert {"load", "encode_prompt", "generate", "total"} <= set(record["timings_s"])
+
+
+def test_same_seed_gives_identical_frames(walk, first, tmp_path):
+    assert generate(walk, tmp_path / "again", *PROMPT) == 0
+    np.testing.assert_array_equal(frames(tmp_path / "again"), frames(first))
+
+
+def test_cross_frame_attention_is_active_and_leaves_the_anchor(walk, first, tmp_path):
+    assert generate(walk, tmp_path / "shared", *PROMPT, "--consistency", "shared-noise") == 0
+    shared, cross = frames(tmp_path / "shared").astype(int), frames(first).astype(int)
+    assert np.abs(shared[0] - cross[0]).max() <= 1  # the anchor attends to itself only
+    assert all(not np.array_equal(shared[i], cross[i]) for i in range(1, FRAMES))
+
+
+def test_rerun_regenerates_only_deleted_frames_identically(walk, first, tmp_path):
+    out = tmp_path / "resumed"
+    shutil.copytree(first, out)
+    for index in (0, 4):  # frame 0 is also the cross-frame anchor
+        (out / "frames" / f"{index:04d}.png").unlink()
+    assert generate(walk, out, *PROMPT) == 0
+    outputs = manifest(out)["outputs"]
+    assert (outputs["generated"], outputs["skipped"], outputs["generated_indices"]) == (2, 4, [0, 4])
+    np.testing.assert_array_equal(frames(out), frames(first))
+    assert generate(walk, out, *PROMPT) == 0  # nothing left to do: no model is even loaded
+    assert manifest(out)["outputs"]["generated"] == 0 and "load" not in manifest(out)["timings_s"]
+
+
+def test_changed_settings_refuse_to_resume_unless_overwritten(walk, first, tmp_path, capsys):
+    out = tmp_path / "changed"
+    shutil.copytree(first, out)
+    capsys.readouterr()
+    assert generate(walk, out, *PROMPT, "--steps", "3") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "changed: steps" in err and "--overwrite" in err
+    assert generate(walk, out, *PROMPT, "--steps", "3", "--overwrite") == 0
+    assert manifest(out)["outputs"]["generated"] == FRAMES
+
+
+def test_subject_lora_changes_frames_and_scale_zero_is_the_base(walk, first, subjects, tmp_path):
+    with_subject = ["--subject", "alice", "--subjects-dir", str(subjects), "--no-retarget", *PROMPT]
+    assert generate(walk, tmp_path / "lora", *with_subject, base=()) == 0
+    assert not np.array_equal(frames(tmp_path / "lora"), frames(first))
+    record = manifest(tmp_path / "lora")
+    assert record["models"]["loras"][0]["scale"] == 1.0 and len(record["models"]["loras"][0]["sha256"]) == 64
+    assert generate(walk, tmp_path / "zero", *with_subject, "--lora-scale", "0", base=()) == 0
+    np.testing.assert_array_equal(frames(tmp_path / "zero"), frames(first))
+
+
+def test_subject_proportions_retarget_the_skeletons(walk, first, subjects, tmp_path):
+    assert (
+        generate(walk, tmp_path / "retarget", "--subject", "alice", "--subjects-dir", str(subjects), base=())
+        == 0
+    )
+    record = manifest(tmp_path / "retarget")
+    assert record["options"]["retargeted"] and record["options"]["template"] == "default"
+    assert record["options"]["fingerprint"]["prompt"].startswith("a photo of sks person, full body")
+    retargeted = read_image(tmp_path / "retarget" / "controls" / "0002.png")
+    assert not np.array_equal(retargeted, read_image(first / "controls" / "0002.png"))
+
+
+def test_local_diffusers_folders_load_like_tiny(walk, first, tmp_path):
+    folder = save_tiny_pipeline(tmp_path / "tiny-sd")
+    base = ("--base", str(folder), "--controlnet", str(folder / "controlnet"))
+    assert generate(walk, tmp_path / "local", *PROMPT, base=base) == 0
+    np.testing.assert_array_equal(frames(tmp_path / "local"), frames(first))
+
+
+def test_two_half_strength_controlnets_match_one(walk, first, tmp_path):
+    nets = [
+        "--controlnet",
+        "tiny",
+        "--controlnet",
+        "tiny",
+        "--controlnet-scale",
+        "0.5",
+        "--controlnet-scale",
+        "0.5",
+    ]
+    assert generate(walk, tmp_path / "multi", *PROMPT, *nets) == 0
+    difference = np.abs(frames(tmp_path / "multi").astype(int) - frames(first).astype(int))
+    assert difference.max() <= 2
+    assert manifest(tmp_path / "multi")["options"]["fingerprint"]["controlnets"] == ["tiny", "tiny"]
+
+
+def test_lcm_lora_path(walk, tmp_path):
+    lora = save_random_lora(tiny_unet(), tmp_path / "lcm", std=0.05)
+    assert generate(walk, tmp_path / "lcm-run", "--lcm-lora", str(lora.parent)) == 0
+    record = manifest(tmp_path / "lcm-run")
+    assert record["models"]["scheduler"] == "LCMScheduler" and record["models"]["loras"][0]["name"] == "lcm"
+    assert (
+        record["options"]["fingerprint"]["guidance"] == 1.0 and record["options"]["fingerprint"]["steps"] == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--base", "./no/such/model"], "no such file or folder"),
+        (["--base", "nobody-here/no-such-model", "--controlnet", "tiny"], "--base PATH"),
+        (["--base", "tiny", "--controlnet", "nobody-here/no-such-net"], "--controlnet PATH"),
+        (["--subject", "zed"], "known: alice"),
+        (["--subject", "../alice"], "invalid subject name"),
+        (["--size", "60"], "multiples of 8"),
+        (["--poses", "BAD"], "frame 0"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    walk, subjects, tmp_path, monkeypatch, capsys, args, expected
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    document = json.loads(walk.read_text())
+    document["frames"][0][3] = ["x", 1.0, 1.0]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    args = [str(bad) if a == "BAD" else a for a in args]
+    base = () if "--base" in args else ("--base", "tiny")
+    out = tmp_path / "out"
+    assert generate(walk, out, "--subjects-dir", str(subjects), *args, base=base) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("toolkit: error: ") and err.count("\n") == 1 and expected in err
+    assert not out.exists()
+
+
+def test_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["generate", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "unipc" in text and "cross-frame" in text and "(default 4)" in text
+    groups = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    actions = groups.choices["generate"]._actions
+    assert all(action.help for action in actions)
+    options = {option for action in actions for option in action.option_strings}
+    spec = {
+        "--subject", "--poses", "--prompt", "--template", "--negative-prompt", "--steps", "--guidance",
+        "--seed", "--size", "--batch", "--scheduler", "--lora-scale", "--controlnet-scale", "--fps", "--out",
+        "--base", "--controlnet", "--retarget", "--no-retarget", "--device", "--dtype", "--compile",
+        "--cpu-offload", "--vae-tiling", "--consistency", "--lcm-lora", "--subjects-dir",
+    }  # fmt: skip
+    assert spec <= options
+
+
+def test_lora_file_and_folder_load_alike_and_bad_loras_fail_in_one_line(subjects, tmp_path):
+    from toolkit.diffusion.loading import LoraWeights, ModelLoadError, load_loras, load_pipeline
+    from toolkit.diffusion.tiny import TinyConfig
+
+    def unet_weights(lora):
+        pipe = load_pipeline("tiny", ["tiny"])
+        load_loras(pipe, [lora] if lora else [])
+        return pipe.unet.state_dict()
+
+    folder, base = unet_weights(LoraWeights(subjects / "alice")), unet_weights(None)
+    file = unet_weights(LoraWeights(subjects / "alice" / LORA_FILE, scale=1.0))
+    assert folder.keys() == base.keys() == file.keys()
+    assert all(torch.equal(folder[k], file[k]) for k in folder)
+    assert not all(torch.equal(folder[k], base[k]) for k in folder)
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a tensor file")
+    other = save_random_lora(tiny_unet(config=TinyConfig(cross_attention_dim=16)), tmp_path / "other")
+    for bad in (junk, other, tmp_path / "missing.safetensors"):
+        with pytest.raises(ModelLoadError) as info:
+            load_loras(load_pipeline("tiny", ["tiny"]), [LoraWeights(bad)])
+        assert "\n" not in str(info.value) and str(bad) in str(info.value)

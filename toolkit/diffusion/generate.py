@@ -1,0 +1,238 @@
+"""The generation loop: batched, resumable, temporally consistent.
+
+1. Frames already on disk are skipped; the rest are planned into pipeline calls of a fixed size.
+2. Each call denoises several frames at once (one UNet/ControlNet forward per step for the whole batch,
+   which is where the speed-up over a per-frame loop comes from). The prompt embeddings are computed once
+   per run and passed in, never re-encoded per frame.
+3. Each frame's initial latents and sampler noise come from ``(seed, frame index)`` only (see
+   :mod:`toolkit.diffusion.noise`), and every call has the same size (a short last call is padded by
+   repeating its last frame), so a frame comes out bit-identical whether it is generated in a first run
+   or alone in a rerun on the same device.
+4. With cross-frame attention, slot 0 of every call holds the anchor frame (frame 0), which the other
+   frames attend to (see :mod:`toolkit.diffusion.consistency`).
+5. Frames are written (atomically) as soon as their call finishes, so an interrupted run keeps them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..data.media import write_image
+from .consistency import DEFAULT_CONSISTENCY, consistency
+from .noise import FrameNoise
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionControlNetPipeline
+
+FRAME_PATTERN = "{:04d}.png"
+ANCHOR = 0
+
+
+def frame_path(folder: str | Path, index: int) -> Path:
+    """``folder/0007.png`` for frame 7."""
+    return Path(folder) / FRAME_PATTERN.format(index)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings of a run.
+
+    Args:
+        steps: Denoising steps. Default 20.
+        guidance: Classifier-free guidance scale; at most 1 turns guidance off (one UNet pass per step
+            instead of two, as LCM wants). Default 7.5.
+        seed: Seed of all noise, >= 0. Default 0.
+        batch: New frames per pipeline call (cross-frame attention adds the anchor). Default 4.
+        controlnet_scale: ControlNet conditioning scale: one value, or one per ControlNet. Default 1.
+        consistency: Name from ``consistency.CONSISTENCY``. Default ``"cross-frame"``.
+    """
+
+    steps: int = 20
+    guidance: float = 7.5
+    seed: int = 0
+    batch: int = 4
+    controlnet_scale: tuple[float, ...] = (1.0,)
+    consistency: str = DEFAULT_CONSISTENCY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "controlnet_scale", tuple(float(s) for s in self.controlnet_scale))
+        checks = {
+            "steps": self.steps >= 1,
+            "guidance": math.isfinite(self.guidance) and self.guidance >= 0,
+            "seed": self.seed >= 0,
+            "batch": self.batch >= 1,
+            "controlnet_scale": bool(self.controlnet_scale)
+            and all(math.isfinite(s) and s >= 0 for s in self.controlnet_scale),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(
+                f"invalid generation setting(s) {', '.join(bad)}: steps, batch >= 1; guidance, seed "
+                "and ControlNet scales finite and >= 0"
+            )
+        consistency(self.consistency)  # raises for an unknown name, listing the known ones
+
+
+@dataclass(frozen=True)
+class PromptEmbeddings:
+    """Text embeddings computed once per run: ``positive`` ``(1, 77, D)``; ``negative`` likewise, or
+    ``None`` when guidance is off."""
+
+    positive: torch.Tensor
+    negative: torch.Tensor | None
+
+
+def encode_prompts(
+    pipe: StableDiffusionControlNetPipeline, prompt: str, negative: str, guidance: float
+) -> PromptEmbeddings:
+    """Encode the prompt pair once with the pipeline's text encoder (LoRAs included)."""
+    guided = guidance > 1.0
+    with torch.no_grad():
+        positive, negative_embeds = pipe.encode_prompt(prompt, pipe._execution_device, 1, guided, negative)
+    return PromptEmbeddings(positive, negative_embeds if guided else None)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One pipeline call: the frame in each batch slot, and which slots are new frames to write."""
+
+    slots: tuple[int, ...]
+    writes: tuple[int, ...]
+
+
+def plan_calls(pending: Sequence[int], batch: int, anchor: int | None = None) -> list[Call]:
+    """Split ``pending`` frames (ascending) into calls of exactly ``batch`` slots, or ``batch + 1`` with an
+    ``anchor`` frame in slot 0 of each call. A short last call is padded by repeating its last frame.
+
+    Example: ``plan_calls([0, 1, 2, 3, 5], 2, anchor=0)`` gives slots ``(0, 1, 2)`` writing all three,
+    then ``(0, 3, 5)`` writing slots 1 and 2.
+    """
+    others = [i for i in pending if i != anchor]
+    chunks = [others[k : k + batch] for k in range(0, len(others), batch)]
+    anchor_pending = anchor is not None and anchor in pending
+    if anchor_pending and not chunks:
+        chunks = [[]]
+    calls = []
+    for n, chunk in enumerate(chunks):
+        filler = chunk[-1] if chunk else anchor  # an empty chunk only occurs to carry a pending anchor
+        padded = chunk + [filler] * (batch - len(chunk))
+        if anchor is None:
+            calls.append(Call(tuple(padded), tuple(range(len(chunk)))))
+            continue
+        first = (0,) if anchor_pending and n == 0 else ()
+        calls.append(Call((anchor, *padded), first + tuple(range(1, len(chunk) + 1))))
+    return calls
+
+
+@dataclass
+class FrameStats:
+    """What :func:`generate_frames` did."""
+
+    generated: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    calls: int = 0
+    call_size: int = 0
+    seconds: float = 0.0
+
+
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+    """``(N, H, W, 3)`` floats in [0, 1] -> uint8, rounded as diffusers rounds its PIL output."""
+    return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def _conditioning_scale(
+    pipe: StableDiffusionControlNetPipeline, scales: tuple[float, ...]
+) -> float | list[float]:
+    """The ``controlnet_conditioning_scale`` argument: a float for one ControlNet, a list for several."""
+    nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
+    if len(scales) not in (1, nets):
+        raise ValueError(f"got {len(scales)} ControlNet scales for {nets} ControlNets; give one, or one each")
+    if nets == 1:
+        return scales[0]
+    return [scales[0]] * nets if len(scales) == 1 else list(scales)
+
+
+def generate_frames(
+    pipe: StableDiffusionControlNetPipeline,
+    controls: np.ndarray,
+    embeddings: PromptEmbeddings,
+    settings: GenerationSettings,
+    frames_dir: str | Path,
+    *,
+    progress: bool = True,
+) -> FrameStats:
+    """Generate every frame of ``controls`` that is not yet in ``frames_dir``.
+
+    Args:
+        pipe: A ready pipeline (models loaded, scheduler set, on its device).
+        controls: ``(T, H, W, 3)`` uint8 skeleton images; every ControlNet is given the same images.
+        embeddings: From :func:`encode_prompts`.
+        settings: Sampling settings.
+        frames_dir: Output folder; frame ``i`` is ``frames_dir/{i:04d}.png``.
+        progress: Show a progress bar on stderr. Default True.
+
+    Returns:
+        :class:`FrameStats`: indices generated and skipped, number and size of pipeline calls, seconds.
+    """
+    from tqdm import tqdm
+
+    frames_dir = Path(frames_dir)
+    count, height, width = controls.shape[:3]
+    done = [frame_path(frames_dir, i).is_file() for i in range(count)]
+    stats = FrameStats(skipped=[i for i in range(count) if done[i]])
+    pending = [i for i in range(count) if not done[i]]
+    mechanism = consistency(settings.consistency)
+    calls = plan_calls(pending, settings.batch, ANCHOR if mechanism.cross_frame else None)
+    stats.call_size = settings.batch + (1 if mechanism.cross_frame else 0)
+    if not calls:
+        return stats
+
+    device, dtype = pipe._execution_device, pipe.unet.dtype
+    latent_shape = (
+        pipe.unet.config.in_channels,
+        height // pipe.vae_scale_factor,
+        width // pipe.vae_scale_factor,
+    )
+    noise = FrameNoise(settings.seed, latent_shape, mechanism.noise, mechanism.blend)
+    skeletons = torch.from_numpy(controls).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
+    nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
+    scale = _conditioning_scale(pipe, settings.controlnet_scale)
+    negative = embeddings.negative
+    started = time.perf_counter()
+    with (
+        mechanism.attach(pipe.unet, stats.call_size),
+        tqdm(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar,
+    ):
+        for call in calls:
+            size = len(call.slots)
+            control = skeletons[list(call.slots)].float() / 255.0  # (N, 3, H, W) in [0, 1]
+            images = pipe(
+                prompt_embeds=embeddings.positive.expand(size, -1, -1),
+                negative_prompt_embeds=None if negative is None else negative.expand(size, -1, -1),
+                image=control if nets == 1 else [control] * nets,
+                latents=noise.latents(call.slots).to(device, dtype),
+                generator=noise.step_generators(call.slots),
+                num_inference_steps=settings.steps,
+                guidance_scale=settings.guidance,
+                controlnet_conditioning_scale=scale,
+                height=height,
+                width=width,
+                output_type="np",
+            ).images
+            frames = _to_uint8(images)
+            for slot in call.writes:
+                write_image(frame_path(frames_dir, call.slots[slot]), frames[slot])
+                stats.generated.append(call.slots[slot])
+            stats.calls += 1
+            bar.update(len(call.writes))
+    stats.generated.sort()
+    stats.seconds = time.perf_counter() - started
+    return stats

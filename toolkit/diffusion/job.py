@@ -1,0 +1,339 @@
+"""``toolkit generate`` as a function: a subject, a pose file and settings in; frames, videos and a
+manifest out. The command line only parses its flags into a :class:`GenerateRequest` and calls
+:func:`run_generate`.
+
+1. Resolve the subject, prompts, models and sampler; read, fit, retarget and draw the poses.
+2. Check the output folder: a rerun must have the same settings, and finished frames are skipped.
+3. If frames are missing, load the pipeline and apply the speed options (before anything is written, so
+   a model that cannot be loaded leaves no half-made folder).
+4. Write the skeleton images, encode the prompts once, generate the missing frames.
+5. Write the videos, the contact sheet and the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..manifest import write_manifest
+from ..pose.io import load_poses
+from .consistency import DEFAULT_CONSISTENCY
+from .controls import control_images, prepare_poses
+from .generate import GenerationSettings, encode_prompts, frame_path, generate_frames
+from .loading import LoraWeights, file_sha256, load_loras, load_pipeline, lora_file, resolve_source
+from .outputs import FRAMES_DIR, prepare_out, read_frames, write_controls, write_videos
+from .prompts import Prompts, resolve_prompts
+from .schedulers import DEFAULT_SCHEDULER, scheduler_spec, set_scheduler
+from .speed import SpeedOptions, apply_speed
+from .subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, Subject, SubjectError, SubjectRegistry
+from .tiny import TINY
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionControlNetPipeline
+
+    from ..pose.proportions import BodyProportions
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Everything ``toolkit generate`` is asked to do. ``None`` means "the subject's, else the default".
+
+    Args:
+        poses: Pose file or folder (any format ``load_poses`` reads).
+        out: Output folder.
+        subject: Subject name in the registry, or ``None`` to render the base model's "a person".
+        subjects_dir: Registry root; default ``$TOOLKIT_SUBJECTS_DIR`` or ``./subjects``.
+        prompt: Literal prompt with optional ``{token}``/``{class}``.
+        template: Prompt template name (``prompts/<name>.toml``).
+        negative_prompt: Literal negative prompt.
+        base: Base model spec; default the subject's, else SD 1.5.
+        base_config: Diffusers config for a single-file base.
+        controlnets: ControlNet specs; default the subject's, else ``tiny`` for a tiny base, else the SD 1.5
+            OpenPose ControlNet.
+        lcm_lora: An LCM-LoRA to fuse (file, folder or hub id); selects the ``lcm`` sampler by default.
+        lora_scale: Strength of the subject's LoRA; 0 renders the base model. Default 1.
+        size: Output ``(width, height)``, multiples of 8. Default 512 x 512.
+        fps: Video frame rate; default the pose file's.
+        retarget: Retarget poses to the subject's body proportions; default: when the subject has them.
+        scheduler: Sampler name; default ``lcm`` with an LCM-LoRA, else ``unipc``.
+        steps: Denoising steps; default the sampler's.
+        guidance: Guidance scale; default the sampler's.
+        seed, batch, controlnet_scale, consistency: As in :class:`~.generate.GenerationSettings`.
+        speed: Device, dtype and speed knobs.
+        overwrite: Replace frames of earlier runs instead of resuming.
+        progress: Show a progress bar.
+    """
+
+    poses: Path
+    out: Path
+    subject: str | None = None
+    subjects_dir: Path | None = None
+    prompt: str | None = None
+    template: str | None = None
+    negative_prompt: str | None = None
+    base: str | None = None
+    base_config: str | None = None
+    controlnets: tuple[str, ...] = ()
+    lcm_lora: str | None = None
+    lora_scale: float = 1.0
+    size: tuple[int, int] = (512, 512)
+    fps: float | None = None
+    retarget: bool | None = None
+    scheduler: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int = 0
+    batch: int = 4
+    controlnet_scale: tuple[float, ...] = (1.0,)
+    consistency: str = DEFAULT_CONSISTENCY
+    speed: SpeedOptions = field(default_factory=SpeedOptions)
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """What a run produced."""
+
+    out: Path
+    frames: int
+    generated: int
+    skipped: int
+    seconds: float
+    manifest: Path
+
+
+def _subject(request: GenerateRequest) -> tuple[Subject | None, Path | None]:
+    """The requested subject and its folder, checked to hold LoRA weights."""
+    if request.subject is None:
+        if request.lora_scale != 1.0:
+            raise ValueError("--lora-scale sets the strength of a subject's LoRA; pass --subject NAME")
+        return None, None
+    registry = SubjectRegistry.at(request.subjects_dir)
+    subject = registry.get(request.subject)
+    folder = registry.folder(subject.name)
+    if not subject.lora_path(folder).is_file():
+        raise SubjectError(
+            f"subject {subject.name!r} has no LoRA weights at {subject.lora_path(folder)}; train it first"
+        )
+    return subject, folder
+
+
+def _proportions(request: GenerateRequest, subject: Subject | None) -> BodyProportions | None:
+    """The proportions to retarget to: the subject's, unless ``--no-retarget`` or it has none."""
+    wanted = request.retarget if request.retarget is not None else bool(subject and subject.proportions)
+    if not wanted:
+        return None
+    if subject is None or subject.proportions is None:
+        who = f"subject {subject.name!r} has" if subject else "there is no subject, so there are"
+        raise ValueError(f"cannot retarget: {who} no body proportions; drop --retarget")
+    return subject.proportions
+
+
+def _models(request: GenerateRequest, subject: Subject | None) -> tuple[str, tuple[str, ...]]:
+    """Base and ControlNet specs: explicit ones, else the subject's, else the defaults (``tiny`` for both
+    when the base is ``tiny``)."""
+    base = request.base or (subject.base if subject else DEFAULT_BASE)
+    if request.controlnets:
+        return base, request.controlnets
+    if base == TINY:
+        return base, (TINY,)
+    return base, subject.controlnets if subject and not request.base else (DEFAULT_CONTROLNET,)
+
+
+def _lora_hash(lora: LoraWeights) -> str | None:
+    weights = lora_file(lora.source)
+    return file_sha256(weights) if weights else None
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """Everything decided about a run before any model is loaded."""
+
+    controls: np.ndarray  # (T, H, W, 3) uint8 skeleton images
+    fps: float
+    retargeted: bool
+    prompts: Prompts
+    base: str
+    controlnets: tuple[str, ...]
+    loras: tuple[LoraWeights, ...]
+    scheduler: str
+    settings: GenerationSettings
+    device: torch.device
+    dtype: torch.dtype
+
+    def fingerprint(self, vae_tiling: bool) -> dict[str, Any]:
+        """Every setting that decides the pixels (JSON-safe); a rerun resumes only if it is unchanged."""
+        settings = self.settings
+        return {
+            "poses_sha256": hashlib.sha256(self.controls.tobytes()).hexdigest(),
+            "frames": len(self.controls),
+            "size": [self.controls.shape[2], self.controls.shape[1]],
+            "prompt": self.prompts.prompt,
+            "negative_prompt": self.prompts.negative,
+            "base": self.base,
+            "controlnets": list(self.controlnets),
+            "loras": [[str(lora.source), lora.scale, _lora_hash(lora)] for lora in self.loras],
+            "scheduler": self.scheduler,
+            "steps": settings.steps,
+            "guidance": settings.guidance,
+            "seed": settings.seed,
+            "controlnet_scale": list(settings.controlnet_scale),
+            "consistency": settings.consistency,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "vae_tiling": vae_tiling,
+        }
+
+
+def plan_generation(request: GenerateRequest) -> GenerationPlan:
+    """Resolve the subject, poses, prompts, models and sampler of ``request``; cheap, loads no model.
+
+    Raises:
+        ToolkitError / ValueError: for bad input, in one line.
+    """
+    subject, subject_folder = _subject(request)
+    proportions = _proportions(request, subject)
+    poses = prepare_poses(load_poses(request.poses), *request.size, proportions)
+    prompts = resolve_prompts(
+        subject=subject, template=request.template, prompt=request.prompt, negative=request.negative_prompt
+    )
+    base, controlnets = _models(request, subject)
+    resolve_source(base, "base model", "--base")
+    for spec in controlnets:
+        resolve_source(spec, "ControlNet", "--controlnet")
+    loras = []
+    if subject is not None and subject_folder is not None:
+        loras.append(LoraWeights(subject.lora_path(subject_folder), request.lora_scale, "subject"))
+    if request.lcm_lora:
+        loras.append(LoraWeights(request.lcm_lora, 1.0, "lcm"))
+    scheduler = request.scheduler or ("lcm" if request.lcm_lora else DEFAULT_SCHEDULER)
+    sampler = scheduler_spec(scheduler)
+    device, dtype = request.speed.resolve()
+    settings = GenerationSettings(
+        steps=request.steps or sampler.steps,
+        guidance=sampler.guidance if request.guidance is None else request.guidance,
+        seed=request.seed,
+        batch=request.batch,
+        controlnet_scale=request.controlnet_scale,
+        consistency=request.consistency,
+    )
+    return GenerationPlan(
+        controls=control_images(poses),
+        fps=request.fps or poses.fps,
+        retargeted=proportions is not None,
+        prompts=prompts,
+        base=base,
+        controlnets=controlnets,
+        loras=tuple(loras),
+        scheduler=scheduler,
+        settings=settings,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def _load(
+    plan: GenerationPlan, request: GenerateRequest
+) -> tuple[StableDiffusionControlNetPipeline, dict[str, Any], dict[str, Any]]:
+    """The ready pipeline, what was loaded (for the manifest) and the speed options applied."""
+    pipe = load_pipeline(plan.base, plan.controlnets, dtype=plan.dtype, base_config=request.base_config)
+    models = {
+        "base": plan.base,
+        "controlnets": list(plan.controlnets),
+        "loras": load_loras(pipe, plan.loras),
+        "scheduler": type(set_scheduler(pipe, plan.scheduler)).__name__,
+    }
+    return pipe, models, apply_speed(pipe, request.speed)
+
+
+def run_generate(request: GenerateRequest, *, command: list[str] | None = None) -> GenerateResult:
+    """Render ``request.poses`` as frames, videos and a manifest in ``request.out`` (see the module
+    docstring). Finished frames of an earlier run with the same settings are kept and skipped.
+
+    Args:
+        request: What to render and how.
+        command: The command line for the manifest; default ``sys.argv``.
+
+    Raises:
+        ToolkitError / ValueError: for bad input, in one line.
+    """
+    started = time.perf_counter()
+    # 1. Decide everything.
+    plan = plan_generation(request)
+    timings = {"prepare": time.perf_counter() - started}
+    count = len(plan.controls)
+
+    # 2. Check the output folder.
+    out = Path(request.out)
+    fingerprint = plan.fingerprint(request.speed.vae_tiling)
+    prepare_out(out, fingerprint, overwrite=request.overwrite)
+    frames_dir = out / FRAMES_DIR
+    missing = [i for i in range(count) if not frame_path(frames_dir, i).is_file()]
+
+    # 3. Load the models only if there is something to generate, before anything is written.
+    pipe, models = None, {"base": plan.base, "controlnets": list(plan.controlnets)}
+    speed: dict[str, Any] = {"device": str(plan.device), "dtype": fingerprint["dtype"]}
+    if missing:
+        t = time.perf_counter()
+        pipe, models, speed = _load(plan, request)
+        timings["load"] = time.perf_counter() - t
+
+    def manifest(outputs: dict[str, Any]) -> Path:
+        options = {
+            "fingerprint": fingerprint,
+            "subject": request.subject,
+            "template": plan.prompts.template,
+            "retargeted": plan.retargeted,
+            "batch": plan.settings.batch,
+            "fps": plan.fps,
+            "speed": speed,
+        }
+        return write_manifest(
+            out,
+            command=command,
+            seed=plan.settings.seed,
+            options=options,
+            models=models,
+            timings=timings,
+            outputs=outputs,
+        )
+
+    # 4. Skeletons, prompt embeddings (once), the missing frames.
+    write_controls(out, plan.controls)
+    manifest({"complete": False})
+    generated, calls, call_size = [], 0, 0
+    if pipe is not None:
+        t = time.perf_counter()
+        embeddings = encode_prompts(pipe, plan.prompts.prompt, plan.prompts.negative, plan.settings.guidance)
+        timings["encode_prompt"] = time.perf_counter() - t
+        stats = generate_frames(
+            pipe, plan.controls, embeddings, plan.settings, frames_dir, progress=request.progress
+        )
+        timings["generate"] = stats.seconds
+        timings["per_frame"] = stats.seconds / max(len(stats.generated), 1)
+        generated, calls, call_size = stats.generated, stats.calls, stats.call_size
+
+    # 5. Videos, contact sheet, manifest.
+    t = time.perf_counter()
+    files = write_videos(out, plan.controls, read_frames(out, count), plan.fps)
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    path = manifest(
+        {
+            "complete": True,
+            "frames": count,
+            "generated": len(generated),
+            "skipped": count - len(generated),
+            "generated_indices": generated,
+            "calls": calls,
+            "call_size": call_size,
+            "files": [f"{FRAMES_DIR}/", "controls/", *files],
+        }
+    )
+    return GenerateResult(out, count, len(generated), count - len(generated), timings["total"], path)

@@ -1,0 +1,102 @@
+"""The output folder of ``toolkit generate`` and the rules for resuming into it.
+
+Layout::
+
+    frames/0000.png ...   generated frames
+    controls/0000.png ... the skeleton images the ControlNet saw
+    video.mp4, video.gif  the frames as videos
+    contact_sheet.png     evenly spaced skeletons (top row) over their frames (bottom row)
+    manifest.json         command, versions, seed, settings, models, timings, counts
+
+A rerun skips frames already written, but only if the folder's manifest records the same *fingerprint*:
+every setting that decides the pixels (poses, prompts, models, LoRA hashes, sampler, seed ...). Otherwise
+it stops with a one-line error naming what changed, so frames of different settings never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.media import grid, read_image, sheet_indices, write_image, write_video
+from ..errors import ToolkitError
+from ..manifest import MANIFEST_NAME
+from .generate import FRAME_PATTERN, frame_path
+
+FRAMES_DIR = "frames"
+CONTROLS_DIR = "controls"
+VIDEOS = ("video.mp4", "video.gif")
+SHEET = "contact_sheet.png"
+
+
+class OutputFolderError(ToolkitError):
+    """The output folder holds results of other settings, or cannot be used."""
+
+
+def read_fingerprint(out: Path) -> dict[str, Any] | None:
+    """The fingerprint recorded in ``out/manifest.json``, or ``None`` if there is no manifest."""
+    path = out / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["options"]["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OutputFolderError(
+            f"{path}: not a manifest written by toolkit generate; choose another --out or pass --overwrite"
+        ) from None
+
+
+def prepare_out(out: Path, fingerprint: dict[str, Any], *, overwrite: bool = False) -> None:
+    """Check that frames already in ``out`` were made with the same ``fingerprint`` (nothing is created).
+    ``overwrite`` deletes earlier frames and controls instead."""
+    frames_dir = out / FRAMES_DIR
+    if overwrite:
+        for folder in (frames_dir, out / CONTROLS_DIR):
+            shutil.rmtree(folder, ignore_errors=True)
+    has_frames = frames_dir.is_dir() and any(frames_dir.glob("*.png"))
+    recorded = read_fingerprint(out) if has_frames else None
+    if has_frames and recorded is None:
+        raise OutputFolderError(
+            f"{frames_dir} holds frames but {out / MANIFEST_NAME} is missing, so they cannot be "
+            "resumed; choose another --out or pass --overwrite"
+        )
+    if recorded is not None and recorded != fingerprint:
+        changed = sorted(k for k in {*recorded, *fingerprint} if recorded.get(k) != fingerprint.get(k))
+        raise OutputFolderError(
+            f"{out} holds frames made with other settings (changed: {', '.join(changed)}); "
+            "choose another --out or pass --overwrite to replace them"
+        )
+
+
+def write_controls(out: Path, controls: np.ndarray) -> None:
+    """Write the ``(T, H, W, 3)`` skeleton images as ``out/controls/0000.png ...``."""
+    for i, image in enumerate(controls):
+        write_image(out / CONTROLS_DIR / FRAME_PATTERN.format(i), image)
+
+
+def read_frames(out: Path, count: int) -> list[np.ndarray]:
+    """Frames ``0 .. count-1`` from ``out/frames``."""
+    return [read_image(frame_path(out / FRAMES_DIR, i)) for i in range(count)]
+
+
+def contact_sheet(controls: np.ndarray, frames: Sequence[np.ndarray], columns: int = 8) -> np.ndarray:
+    """Skeletons over frames at ``columns`` evenly spaced indices, labelled with the frame numbers."""
+    picks = sheet_indices(len(frames), columns)
+    return grid(
+        [[controls[i] for i in picks], [frames[i] for i in picks]],
+        row_labels=["pose", "frame"],
+        column_labels=[str(i) for i in picks],
+    )
+
+
+def write_videos(out: Path, controls: np.ndarray, frames: Sequence[np.ndarray], fps: float) -> list[str]:
+    """Write ``video.mp4``, ``video.gif`` and ``contact_sheet.png``; returns their names."""
+    for name in VIDEOS:
+        write_video(out / name, frames, fps)
+    write_image(out / SHEET, contact_sheet(controls, frames))
+    return [*VIDEOS, SHEET]
