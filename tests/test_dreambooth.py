@@ -1,0 +1,203 @@
+"""DreamBooth/LoRA training end to end on the tiny random-weight pipeline (64 px mannequin photos)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from toolkit.cli import main as toolkit_main
+from toolkit.data.mannequin import MannequinSpec, render_sequence
+from toolkit.data.media import list_images, read_image, write_image
+from toolkit.diffusion.dreambooth.config import DreamBoothConfig
+from toolkit.diffusion.dreambooth.loop import train
+from toolkit.diffusion.loading import file_sha256
+from toolkit.diffusion.subjects import LORA_FILE, SubjectRegistry
+from toolkit.errors import ToolkitError
+from toolkit.pose.io import save_poses
+from toolkit.pose.motions import make_motion
+from toolkit.pose.sequence import PoseSequence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The tiny models gain nothing from threads, and on a shared machine OpenMP spins."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Four 64 px mannequin photos of one subject walking, and their exact poses."""
+    folder = tmp_path_factory.mktemp("photos")
+    poses = make_motion("walk", frames=4, width=64, height=64)
+    for i, frame in enumerate(render_sequence(MannequinSpec.sample(3), poses)):
+        write_image(folder / "photos" / f"{i}.png", frame.image)
+    save_poses(folder / "poses.json", poses)
+    return folder / "photos", folder / "poses.json"
+
+
+def config(photos, subjects: Path, **options) -> DreamBoothConfig:
+    values = dict(
+        subject="mannequin",
+        instance_dir=photos[0],
+        poses=photos[1],
+        base="tiny",
+        controlnet="tiny",
+        subjects_dir=subjects,
+        resolution=64,
+        max_train_steps=10,
+        checkpointing_steps=5,
+        validation_steps=0,
+        validation_inference_steps=2,
+        validation_motions=("walk", "wave"),
+        seed=0,
+        progress=False,
+    )
+    return DreamBoothConfig(**{**values, **options})
+
+
+def test_train_writes_a_subject_that_generate_uses(photos, tmp_path):
+    subjects = tmp_path / "subjects"
+    # A large learning rate so that ten steps move the LoRA visibly past 8-bit rounding of the frames.
+    result = train(config(photos, subjects, learning_rate=1e-2, checkpoints_total_limit=1, export_kohya=True))
+
+    assert result.steps == 10 and len(result.losses) == 10
+    assert all(np.isfinite(result.losses))
+    assert result.posed == 4
+    folder = subjects / "mannequin"
+    assert result.lora == folder / LORA_FILE and result.lora.is_file()
+    assert (folder / "pytorch_lora_weights_kohya.safetensors").is_file()
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["checkpoint-10"]
+    grid = read_image(folder / "samples" / "validation.png")
+    assert grid.shape[0] > 2 * 64 and grid.shape[1] > 2 * 64  # skeleton row over image row, two poses
+    rows = (folder / "logs" / "train.csv").read_text().splitlines()
+    assert rows[0] == "step,loss,lr" and len(rows) == 11
+
+    subject = SubjectRegistry(subjects).get("mannequin")
+    assert (subject.token, subject.class_noun, subject.base, subject.controlnets) == (
+        "sks",
+        "person",
+        "tiny",
+        ("tiny",),
+    )
+    assert subject.proportions is not None and subject.proportions.total_height == pytest.approx(
+        1.0, abs=1e-5
+    )
+    assert subject.training["steps"] == 10 and subject.training["rank"] == 4
+    assert subject.samples == ("samples/validation.png",)
+
+    poses = tmp_path / "two.json"
+    assert toolkit_main(["poses", "make", "wave", "--frames", "2", "--size", "64", "-o", str(poses)]) == 0
+    outputs = {}
+    for scale in ("1", "0"):
+        out = tmp_path / f"scale{scale}"
+        argv = ["generate", "--subject", "mannequin", "--subjects-dir", str(subjects), "--poses", str(poses)]
+        argv += ["--size", "64", "--steps", "2", "--no-progress", "--lora-scale", scale, "-o", str(out)]
+        assert toolkit_main(argv) == 0
+        loras = json.loads((out / "manifest.json").read_text())["models"]["loras"]
+        assert loras[0]["sha256"] == file_sha256(result.lora)
+        outputs[scale] = np.stack([read_image(p) for p in list_images(out / "frames")])
+    assert outputs["1"].shape == (2, 64, 64, 3)
+    assert np.abs(outputs["1"].astype(int) - outputs["0"].astype(int)).max() > 0
+
+
+def test_resume_from_step_5_matches_an_uninterrupted_run(photos, tmp_path):
+    # Dropout, flips, a warm-up schedule and accumulation: every piece of state a resume must restore.
+    options = dict(
+        lora_dropout=0.1,
+        random_flip=True,
+        lr_scheduler="linear",
+        lr_warmup_steps=3,
+        gradient_accumulation_steps=2,
+        train_batch_size=2,
+        learning_rate=1e-3,
+    )
+    first = train(config(photos, tmp_path, **options))
+    folder = tmp_path / "mannequin"
+    expected = load_file(folder / LORA_FILE)
+    shutil.rmtree(folder / "checkpoints" / "checkpoint-10")  # as if the run had been killed after step 5
+    resumed = train(config(photos, tmp_path, resume_from_checkpoint="latest", **options))
+
+    assert resumed.steps == 10 and len(resumed.losses) == 5
+    assert resumed.losses == first.losses[5:]  # exact on the CPU
+    got = load_file(folder / LORA_FILE)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert torch.equal(got[key], expected[key]), key
+
+
+def test_prior_preservation_generates_only_missing_class_images(photos, tmp_path):
+    classes = tmp_path / "class"
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        write_image(classes / name, rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    options = dict(
+        with_prior_preservation=True,
+        class_dir=classes,
+        num_class_images=4,
+        class_inference_steps=2,
+        max_train_steps=2,
+    )
+    first = train(config(photos, tmp_path / "s", **options))
+    assert first.class_images_generated == 2
+    assert sorted(p.name for p in classes.iterdir()) == [
+        "a.png",
+        "b.png",
+        "class-00000.png",
+        "class-00001.png",
+    ]
+    assert np.isfinite(first.losses).all()
+    again = train(config(photos, tmp_path / "s", **options))
+    assert again.class_images_generated == 0
+    assert len(list(classes.iterdir())) == 4
+
+
+def test_photos_without_a_person_train_without_pose_and_warn(photos, tmp_path, caplog):
+    poses = PoseSequence(_poses_with_gap(photos[1]), 64, 64)
+    path = tmp_path / "gap.json"
+    save_poses(path, poses)
+    with caplog.at_level(logging.WARNING):
+        result = train(config(photos, tmp_path, poses=path, max_train_steps=1))
+    assert result.posed == 3
+    assert "no person found in 1.png" in caplog.text
+
+
+def _poses_with_gap(path: Path) -> np.ndarray:
+    from toolkit.pose.io import load_poses
+
+    keypoints = load_poses(path).keypoints.copy()
+    keypoints[1] = (np.nan, np.nan, 0.0)
+    return keypoints
+
+
+def test_no_person_in_any_photo_is_a_one_line_error(photos, tmp_path):
+    empty = PoseSequence(np.full((4, 18, 3), (np.nan, np.nan, 0.0), np.float32), 64, 64)
+    path = tmp_path / "empty.json"
+    save_poses(path, empty)
+    with pytest.raises(ToolkitError, match="no person was found in any photo"):
+        train(config(photos, tmp_path, poses=path))
+
+
+def test_script_help_lists_the_flags():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "training" / "dreambooth.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    for flag in ("--instance-dir", "--pose-conditioning", "--with-prior-preservation", "--export-kohya"):
+        assert flag in run.stdout

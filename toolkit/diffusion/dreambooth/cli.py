@@ -1,0 +1,130 @@
+"""The command line of ``training/dreambooth.py``: flags named as in diffusers' DreamBooth LoRA script
+(with dashes), parsed into a :class:`DreamBoothConfig`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ...errors import ToolkitError
+from ..subjects import DEFAULT_BASE, DEFAULT_CONTROLNET
+from .config import LR_SCHEDULERS, MIXED_PRECISION, REPORT_TO, DreamBoothConfig
+
+_ON_OFF = {"on": True, "off": False}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All flags; defaults are :class:`DreamBoothConfig`'s."""
+    from ...commands._args import comma_list, positive_float, positive_int
+
+    p = argparse.ArgumentParser(
+        prog="training/dreambooth.py",
+        description="Teach Stable Diffusion a subject from a few photos (DreamBooth + LoRA), pose-aware: the "
+        "frozen OpenPose ControlNet explains each photo's pose, so the LoRA learns the appearance. Writes "
+        "subjects/<name>/ for `toolkit generate --subject NAME`. Run with `accelerate launch`.",
+    )
+    g = p.add_argument_group("subject and models")
+    g.add_argument("--subject", required=True, help="subject name (its folder under --subjects-dir)")
+    g.add_argument("--instance-dir", required=True, type=Path, help="folder of photos of the subject")
+    g.add_argument("--token", default="sks", help="rare identifier token (default: sks)")
+    g.add_argument("--class-noun", default="person", help="the subject's class (default: person)")
+    g.add_argument("--base", default=DEFAULT_BASE, help="base model: hub id, folder, .safetensors or 'tiny'")
+    g.add_argument(
+        "--controlnet", default=DEFAULT_CONTROLNET, help="OpenPose ControlNet: hub id, folder or 'tiny'"
+    )
+    g.add_argument("--template", default="default", help="prompt template in prompts/ (default: default)")
+    g.add_argument(
+        "--subjects-dir", type=Path, help="registry root (default: $TOOLKIT_SUBJECTS_DIR or ./subjects)"
+    )
+    g = p.add_argument_group("poses")
+    g.add_argument(
+        "--poses", type=Path, help="pose file, one frame per photo in file order (default: detect)"
+    )
+    g.add_argument("--detector", default="mediapipe", help="pose detector when --poses is not given")
+    g.add_argument(
+        "--pose-conditioning", choices=_ON_OFF, default="on", help="ControlNet residuals (default: on)"
+    )
+    g.add_argument("--controlnet-scale", type=float, default=1.0, help="scale of the residuals (default: 1)")
+    g = p.add_argument_group("LoRA")
+    g.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (default: 4)")
+    g.add_argument("--lora-alpha", type=positive_float, help="LoRA alpha (default: the rank)")
+    g.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout (default: 0)")
+    g.add_argument("--train-text-encoder", action="store_true", help="also a LoRA on the text encoder")
+    g = p.add_argument_group("training")
+    g.add_argument("--resolution", type=positive_int, default=512)
+    g.add_argument("--train-batch-size", type=positive_int, default=4)
+    g.add_argument("--sample-batch-size", type=positive_int, default=4, help="batch for class images")
+    g.add_argument("--random-flip", action="store_true", help="mirror photos (and swap left/right joints)")
+    g.add_argument("--num-train-epochs", type=positive_int, default=1)
+    g.add_argument("--max-train-steps", type=positive_int, help="overrides --num-train-epochs")
+    g.add_argument("--gradient-accumulation-steps", type=positive_int, default=1)
+    g.add_argument("--gradient-checkpointing", action="store_true")
+    g.add_argument("--learning-rate", type=positive_float, default=1e-4)
+    g.add_argument("--scale-lr", action="store_true", help="lr x accumulation x batch x processes")
+    g.add_argument("--lr-scheduler", choices=LR_SCHEDULERS, default="constant")
+    g.add_argument("--lr-warmup-steps", type=int, default=500)
+    g.add_argument("--lr-num-cycles", type=positive_int, default=1)
+    g.add_argument("--lr-power", type=float, default=1.0)
+    g.add_argument("--use-8bit-adam", action="store_true", help="bitsandbytes' AdamW8bit")
+    g.add_argument("--adam-beta1", type=float, default=0.9)
+    g.add_argument("--adam-beta2", type=float, default=0.999)
+    g.add_argument("--adam-weight-decay", type=float, default=1e-2)
+    g.add_argument("--adam-epsilon", type=float, default=1e-8)
+    g.add_argument("--max-grad-norm", type=float, default=1.0)
+    g.add_argument("--snr-gamma", type=positive_float, help="Min-SNR weighting gamma (5.0 recommended)")
+    g.add_argument("--mixed-precision", choices=MIXED_PRECISION, help="default: accelerate's setting")
+    g.add_argument("--seed", type=int)
+    g = p.add_argument_group("prior preservation")
+    g.add_argument("--with-prior-preservation", action="store_true")
+    g.add_argument("--class-dir", type=Path, help="class images; missing ones are generated here")
+    g.add_argument("--num-class-images", type=positive_int, default=100)
+    g.add_argument("--prior-loss-weight", type=float, default=1.0)
+    g.add_argument("--prior-generation-precision", choices=("fp32", "fp16", "bf16"))
+    g.add_argument("--class-inference-steps", type=positive_int, default=25)
+    g = p.add_argument_group("checkpoints, validation, export")
+    g.add_argument("--checkpointing-steps", type=positive_int, default=500)
+    g.add_argument("--checkpoints-total-limit", type=positive_int)
+    g.add_argument("--resume-from-checkpoint", help="a checkpoint-<step> folder or 'latest'")
+    g.add_argument("--validation-steps", type=int, default=100, help="0: only at the end")
+    g.add_argument(
+        "--validation-motions", type=comma_list, default=None, help="default: walk,wave,squat,jumping_jack"
+    )
+    g.add_argument("--validation-inference-steps", type=positive_int, default=20)
+    g.add_argument(
+        "--report-to", choices=REPORT_TO, default="auto", help="auto: TensorBoard if installed, else CSV"
+    )
+    g.add_argument("--export-kohya", action="store_true", help="also write the kohya/A1111 key format")
+    g.add_argument("--no-progress", dest="progress", action="store_false")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> DreamBoothConfig:
+    """The :class:`DreamBoothConfig` of parsed flags."""
+    values = vars(args).copy()
+    values["pose_conditioning"] = _ON_OFF[values["pose_conditioning"]]
+    if values["validation_motions"] is None:
+        del values["validation_motions"]
+    return DreamBoothConfig(**values)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), train, print the subject folder; 0 on success, 2 with a
+    one-line error for bad input."""
+    from .loop import train
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        result = train(config_from_args(args), command=["training/dreambooth.py", *(argv or sys.argv[1:])])
+    except (ToolkitError, ValueError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{result.folder}: {result.steps} steps, final loss {result.losses[-1]:.4f}"
+        if result.losses
+        else f"{result.folder}: {result.steps} steps"
+    )
+    return 0
