@@ -6,6 +6,7 @@
 - ``prior``: class images for prior preservation (only the missing ones are made).
 - ``lora``: adapters, diffusers-format saving, kohya export.
 - ``checkpoint``: atomic checkpoints, total limit, resume.
+- ``models``: loading, freezing, adapters, class images. ``step``: one optimisation step and its loss.
 - ``loop``: :func:`train`. ``validation``: grids and metric logs. ``cli``: the flags.
 
 Submodules import torch and diffusers on first use.
