@@ -52,10 +52,11 @@ bench: $(STAMP)
 	$(PY) scripts/bench_renderer.py
 	$(PY) scripts/bench_generate.py
 	$(PY) scripts/bench_eval.py
+	$(PY) scripts/bench_baselines.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check toolkit baselines tests scripts
-	$(PY) -m ruff format --check toolkit baselines tests scripts
+	$(PY) -m ruff check toolkit baselines tests scripts training
+	$(PY) -m ruff format --check toolkit baselines tests scripts training
 
 clean:
 	rm -rf $(VENV) outputs

@@ -108,3 +108,6 @@ def get_baseline(name: str) -> type[Baseline]:
     except KeyError:
         known = ", ".join(sorted(BASELINES)) or "none"
         raise ValueError(f"unknown method {name!r}; known: {known}") from None
+
+
+from . import knn, pix2pix  # noqa: E402,F401  (registers the methods)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import data, demo, evaluate, generate, poses, subjects
+from . import data, demo, evaluate, generate, poses, subjects, transfer
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -16,4 +16,5 @@ COMMANDS: dict[str, Register] = {
     "data": data.register,
     "demo": demo.register,
     "eval": evaluate.register,
+    "transfer": transfer.register,
 }

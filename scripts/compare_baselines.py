@@ -1,0 +1,198 @@
+"""Train (or load) every baseline on a benchmark, evaluate each with the harness, and compare them.
+
+    python scripts/compare_baselines.py -o runs/baselines                       # all entries, trained here
+    python scripts/compare_baselines.py -o runs/quick --only copy-source,knn
+    python scripts/compare_baselines.py -o runs/b --checkpoints saved/          # saved/LABEL[/SUBJECT]
+
+Each entry of ``ENTRIES`` is a label, a registered method and its settings; the pix2pix entries carry a
+CPU-sized training budget (128 px, ``ngf = ndf = 16``, 600 steps of 8 per subject). For every entry the
+harness (``toolkit.eval.harness.evaluate``) fits the method on each subject's training frames (or loads
+``--checkpoints/LABEL``), renders the held-out clips and scores them into ``OUT/runs/LABEL``. Then
+``scripts/compare.py`` writes the table, the labelled grid video and the bar chart into
+``OUT/comparison/``, and ``OUT/comparison/knn_thresholding.md`` counts the k-NN's index switches and
+measures its flicker with and without frame thresholding, on the held-out poses as they are and with
+detector-like noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.knn import KnnRetrieval
+from toolkit.atomic import write_text_atomic
+from toolkit.errors import ToolkitError
+from toolkit.eval.benchmarks import Benchmark, load_benchmark
+from toolkit.eval.harness import EvalOptions, evaluate, read_run
+from toolkit.eval.metrics import Flicker, MetricInputs
+from toolkit.pose.match import count_switches
+from toolkit.pose.sequence import PoseSequence
+
+PIX2PIX_ON_CPU: dict[str, Any] = {
+    "size": 128,
+    "base_channels": 16,
+    "disc_channels": 16,
+    "steps": 600,
+    "batch_size": 8,
+}
+
+# label -> (method, settings)
+ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "copy-source": ("copy-source", {}),
+    "knn": ("knn", {}),
+    "knn-lam0": ("knn", {"lam": 0.0}),
+    "knn-flow": ("knn", {"smoothing": "flow"}),
+    "pix2pix-pose2pics": ("pix2pix-pose2pics", PIX2PIX_ON_CPU),
+    "pix2pix-pics2pics": ("pix2pix-pics2pics", PIX2PIX_ON_CPU),
+}
+
+METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid", "flicker", "warp_error")
+
+
+def _compare_module() -> Any:
+    """``scripts/compare.py``, which merges harness runs into one table, video and chart."""
+    spec = importlib.util.spec_from_file_location("compare", Path(__file__).with_name("compare.py"))
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _jittered(poses: PoseSequence, pixels: float, seed: int) -> PoseSequence:
+    """``poses`` with Gaussian noise of ``pixels`` on every joint, as a detector adds it."""
+    keypoints = poses.keypoints.copy()
+    keypoints[..., :2] += np.random.default_rng(seed).normal(0.0, pixels, keypoints[..., :2].shape)
+    return replace(poses, keypoints=keypoints)
+
+
+def knn_thresholding_table(
+    benchmark: Benchmark, lams: tuple[float, ...] = (0.0, 0.003), jitter: float = 1.5
+) -> str:
+    """Markdown: index switches and flicker of the k-NN with each ``lam``, on the held-out poses as they are
+    and with ``jitter`` pixels of detector-like noise; then the switches clip by clip."""
+    conditions = {"exact poses": 0.0, f"poses + {jitter:g} px noise": jitter}
+    switches = {(lam, c): 0 for lam in lams for c in conditions}
+    flicker: dict[tuple[float, str], list[np.ndarray]] = {(lam, c): [] for lam in lams for c in conditions}
+    rows = []
+    for case in benchmark.cases():
+        methods = {lam: KnnRetrieval({"lam": lam}) for lam in lams}
+        for method in methods.values():
+            method.fit(case.train)  # type: ignore[arg-type]
+        for k, clip in enumerate(case.clips):
+            counts = {}
+            for condition, pixels in conditions.items():
+                poses = _jittered(clip.target_poses, pixels, seed=k) if pixels else clip.target_poses
+                for lam, method in methods.items():
+                    counts[lam, condition] = count_switches(method.retrieve(poses))
+                    switches[lam, condition] += counts[lam, condition]
+                    frames = method.transfer(clip.source_images, clip.source_poses, poses)
+                    flicker[lam, condition].append(
+                        Flicker().compute(MetricInputs(frames, clip.truth)).per_frame
+                    )
+            cells = " | ".join(str(counts[lam, c]) for c in conditions for lam in lams)
+            rows.append(f"| {case.subject}/{clip.name} | {len(clip)} | {cells} |")
+    summary = ["| lam | " + " | ".join(f"switches, {c} | flicker, {c}" for c in conditions) + " |",
+               "|---|" + "---|---|" * len(conditions)]  # fmt: skip
+    for lam in lams:
+        cells = " | ".join(
+            f"{switches[lam, c]} | {np.mean(np.concatenate(flicker[lam, c])):+.5f}" for c in conditions
+        )
+        summary.append(f"| {lam:g} | {cells} |")
+    header = (
+        "| clip | frames | " + " | ".join(f"{c}, lam = {lam:g}" for c in conditions for lam in lams) + " |"
+    )
+    rule = "|" + "---|" * (2 + len(lams) * len(conditions))
+    return "\n".join([*summary, "", "Index switches per clip:", "", header, rule, *rows])
+
+
+def knn_slow_motion_table(
+    benchmark: Benchmark, lams: tuple[float, ...] = (0.0, 0.003), slowdown: int = 4, jitter: float = 1.5
+) -> str:
+    """Markdown: the k-NN on a training clip played ``slowdown`` times slower with ``jitter`` pixels of pose
+    noise, the case frame thresholding is for. The truth of every frame is the bank's own frame of that
+    pose, so flicker is measured exactly."""
+    switches = dict.fromkeys(lams, 0)
+    flicker: dict[float, list[np.ndarray]] = {lam: [] for lam in lams}
+    for k, case in enumerate(benchmark.cases()):
+        train = case.train
+        clip = np.arange(48 if len(train) >= 48 else len(train))  # type: ignore[arg-type]
+        order = np.repeat(clip, slowdown)
+        poses = _jittered(train.poses[order], jitter, seed=k)  # type: ignore[union-attr]
+        for lam in lams:
+            method = KnnRetrieval({"lam": lam})
+            method.fit(train)  # type: ignore[arg-type]
+            switches[lam] += count_switches(method.retrieve(poses))
+            frames = method.transfer(train.images[:1], train.poses[:1], poses)  # type: ignore[union-attr]
+            truth = train.images[order]  # type: ignore[union-attr]
+            flicker[lam].append(Flicker().compute(MetricInputs(frames, truth)).per_frame)
+    lines = ["| lam | switches | flicker |", "|---|---|---|"]
+    lines += [f"| {lam:g} | {switches[lam]} | {np.mean(np.concatenate(flicker[lam])):+.5f} |" for lam in lams]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder (runs resume)")
+    parser.add_argument(
+        "--benchmark", default="synthetic-small", help="benchmark name (default synthetic-small)"
+    )
+    parser.add_argument("--data-root", type=Path, help="the benchmark's data folder (default: its cache)")
+    parser.add_argument("--only", help=f"comma-separated labels (default all: {', '.join(ENTRIES)})")
+    parser.add_argument("--checkpoints", type=Path, help="folder of saved methods, one subfolder per label")
+    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    args = parser.parse_args()
+    labels = list(ENTRIES) if args.only is None else [label.strip() for label in args.only.split(",")]
+    unknown = [label for label in labels if label not in ENTRIES]
+    if unknown:
+        print(
+            f"compare_baselines: error: unknown entry {unknown[0]!r}; known: {', '.join(ENTRIES)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        benchmark = load_benchmark(args.benchmark, args.data_root)
+        runs = []
+        for label in labels:
+            method, settings = ENTRIES[label]
+            checkpoint = None if args.checkpoints is None else args.checkpoints / label
+            options = EvalOptions(
+                metrics=tuple(args.metrics.split(",")),
+                checkpoint=checkpoint if checkpoint is not None and checkpoint.is_dir() else None,
+                method_config=settings,
+                seed=args.seed,
+            )
+            started = time.perf_counter()
+            result = evaluate(method, benchmark, args.out / "runs" / label, options)
+            fit = result.summary["cost"]["fit_seconds"]
+            print(f"{label}: {time.perf_counter() - started:.0f} s, of which fitting {fit:.0f} s")
+            runs.append(result.out)
+        written = _compare_module().compare(runs, args.out / "comparison")
+        held_out, slow = knn_thresholding_table(benchmark), knn_slow_motion_table(benchmark)
+        text = (
+            f"# k-NN frame thresholding\n\n## Held-out clips\n\n{held_out}\n\n"
+            f"## The first training clip at 1/4 speed with 1.5 px pose noise\n\n{slow}\n"
+        )
+        write_text_atomic(args.out / "comparison" / "knn_thresholding.md", text)
+    except (ToolkitError, ValueError) as err:
+        print(f"compare_baselines: error: {err}", file=sys.stderr)
+        return 2
+    for run in runs:
+        summary = read_run(run)
+        values = {name: entry["value"] for name, entry in summary["metrics"].items()}
+        shown = ", ".join(f"{name} {value:.4g}" for name, value in values.items() if isinstance(value, float))
+        print(f"{run.name}: {shown}")
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
