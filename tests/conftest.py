@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from toolkit.eval.benchmarks import CACHE_ENV as BENCHMARK_CACHE_ENV
 from toolkit.eval.metrics.inception import FEATURE_CACHE_ENV
 
 
@@ -14,5 +15,6 @@ from toolkit.eval.metrics.inception import FEATURE_CACHE_ENV
 def _private_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     patch.setenv(FEATURE_CACHE_ENV, str(tmp_path_factory.mktemp("inception-features")))
+    patch.setenv(BENCHMARK_CACHE_ENV, str(tmp_path_factory.mktemp("benchmarks")))
     yield
     patch.undo()
