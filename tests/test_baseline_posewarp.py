@@ -1,0 +1,185 @@
+"""posewarp: paper defaults, the inputs it encodes, each module's shapes, the prior-driven layers, a fit of
+3 steps, and save/load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import baselines
+from baselines import Baseline, get_baseline
+from baselines.posewarp import (
+    WARP_LIMBS,
+    PairsDataset,
+    Posewarp,
+    PosewarpConfig,
+    PosewarpDiscriminator,
+    PosewarpGenerator,
+    PosewarpInputs,
+    PosewarpUNet,
+    PosewarpUpper,
+    log_mask_prior,
+)
+from toolkit.data.datasets import mannequin_frames
+from toolkit.nn.losses import PerceptualWeightsError
+from toolkit.nn.warp import apply_transform, limb_points
+
+TINY = {"size": 64, "width": 8, "disc_width": 4}
+FIT = {**TINY, "steps": 3, "batch_size": 2, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def subject() -> baselines.SubjectFrames:
+    return mannequin_frames(1, motions=("walk",), frames=6, size=64)
+
+
+@pytest.fixture(scope="module")
+def fitted(subject: baselines.SubjectFrames) -> Posewarp:
+    torch.manual_seed(0)
+    method = Posewarp(FIT)
+    method.fit(subject, FIT)
+    return method
+
+
+def batch_of(dataset: PairsDataset, keys: list) -> dict[str, torch.Tensor]:
+    items = [dataset[k] for k in keys]
+    return {name: torch.stack([item[name] for item in items]) for name in items[0]}
+
+
+def inputs_of(batch: dict[str, torch.Tensor]) -> PosewarpInputs:
+    names = ("source", "source_pose", "target_pose", "log_prior", "transforms")
+    return PosewarpInputs(**{name: batch[name] for name in names})
+
+
+def test_registered_with_the_papers_defaults(tmp_path: Path) -> None:
+    assert get_baseline("posewarp") is Posewarp and get_baseline("posewarp-upper") is PosewarpUpper
+    assert isinstance(Posewarp(), Baseline)
+    c = PosewarpConfig()
+    assert (c.size, c.width, c.disc_width, c.gan_weight, c.lr, c.joint_sigma) == (
+        256,
+        128,
+        64,
+        0.1,
+        1e-4,
+        3.5,
+    )
+    assert (c.layout, c.joints, c.limbs, c.reconstruction) == ("mpii_14", 14, 10, "l1")
+    upper = PosewarpUpper().config
+    assert (upper.layout, upper.joints, upper.limbs) == ("upper_body_7", 7, 5)
+    assert PosewarpConfig(vgg19_weights=str(tmp_path / "vgg19.pth")).reconstruction == "vgg"
+    for bad in ({"size": 48}, {"layout": "body_18"}, {"reconstruction": "ssim"}, {"gan_weight": -1.0}):
+        with pytest.raises(ValueError):
+            PosewarpConfig(**bad)
+    with pytest.raises(ValueError, match="no setting"):
+        Posewarp({"colour": 1})
+
+
+def test_dataset_encodes_pairs_whose_transforms_match_the_limbs(subject: baselines.SubjectFrames) -> None:
+    config = PosewarpConfig(**TINY)
+    dataset = PairsDataset(subject, config)
+    item = dataset[(2, 7)]
+    assert item["source"].shape == item["target"].shape == (3, 64, 64)
+    assert item["source_pose"].shape == item["target_pose"].shape == (14, 32, 32)
+    assert item["log_prior"].shape == (11, 64, 64) and item["transforms"].shape == (10, 2, 3)
+    assert not torch.equal(item["source"], item["target"])  # a pair of two frames
+    # Each bone's transform carries its source joints onto its target joints.
+    index, other = dataset.pair((2, 7))
+    assert index == 2 and other != 2 and dataset.pair(2) == (2, 5)
+    source, _ = limb_points(dataset.keypoints[2], WARP_LIMBS["mpii_14"])
+    target, _ = limb_points(dataset.keypoints[other], WARP_LIMBS["mpii_14"])
+    moved = apply_transform(item["transforms"][:9], source[:9, :2])
+    torch.testing.assert_close(moved, target[:9, :2], atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="pairs of frames"):
+        PairsDataset(subject.__class__(subject.images[:1], subject.poses[:1]), config)
+
+
+def test_prior_is_log_of_background_and_limb_masks(subject: baselines.SubjectFrames) -> None:
+    config = PosewarpConfig(**TINY)
+    prior = log_mask_prior(PairsDataset(subject, config).keypoints[:2], config).exp()
+    assert prior.shape == (2, 11, 64, 64)
+    torch.testing.assert_close(prior[:, 0], 1 - prior[:, 1:].amax(1), atol=1e-6, rtol=0)
+    assert prior[:, 1:].amax() > 0.9 and prior.amin() >= 0
+
+
+@pytest.mark.parametrize("layout, joints, limbs", [("mpii_14", 14, 10), ("upper_body_7", 7, 5)])
+def test_module_shapes(subject: baselines.SubjectFrames, layout: str, joints: int, limbs: int) -> None:
+    config = PosewarpConfig(**TINY, layout=layout)
+    batch = batch_of(PairsDataset(subject, config), [0, 3])
+    unet = PosewarpUNet(5, joints, 6, width=8)
+    assert unet(torch.rand(2, 5, 64, 64), batch["source_pose"]).shape == (2, 6, 64, 64)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        unet(torch.rand(1, 5, 48, 48), torch.rand(1, joints, 24, 24))
+    out = PosewarpGenerator(joints, limbs, width=8)(inputs_of(batch))
+    assert out.image.shape == out.foreground.shape == out.background.shape == (2, 3, 64, 64)
+    assert out.mask.shape == (2, 1, 64, 64) and out.layers.shape == (2, limbs + 1, 64, 64)
+    assert out.warped.shape == (2, limbs, 3, 64, 64)
+    torch.testing.assert_close(out.layers.sum(1), torch.ones(2, 64, 64))
+    # The composition y = M_t * y_fg + (1 - M_t) * y_bg.
+    composed = out.mask * out.foreground + (1 - out.mask) * out.background
+    torch.testing.assert_close(out.image, composed)
+    logits = PosewarpDiscriminator(joints, 64, width=4)(out.image, batch["source_pose"], batch["target_pose"])
+    assert logits.shape == (2, 1)
+
+
+def test_with_no_correction_the_layers_are_the_normalised_prior(subject: baselines.SubjectFrames) -> None:
+    config = PosewarpConfig(**TINY)
+    batch = batch_of(PairsDataset(subject, config), [1])
+    generator = PosewarpGenerator(14, 10, width=8).eval()
+    with torch.no_grad():
+        generator.segmentation_head.weight.zero_()
+        generator.segmentation_head.bias.zero_()
+        out = generator(inputs_of(batch))
+    prior = batch["log_prior"].exp()
+    torch.testing.assert_close(out.layers, prior / prior.sum(1, keepdim=True), atol=1e-5, rtol=1e-4)
+    # Module B: each warped layer is its masked source layer moved by its limb's transform.
+    pieces = out.layers[:, 1:, None] * batch["source"][:, None]
+    assert out.warped.abs().sum() > 0 and not torch.allclose(out.warped, pieces)
+
+
+def test_fit_of_three_steps_trains_and_transfers(subject: baselines.SubjectFrames, fitted: Posewarp) -> None:
+    untrained = Posewarp(TINY).build_generator()
+    trained = fitted.generator
+    assert isinstance(trained, PosewarpGenerator)
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(untrained.state_dict().values(), trained.state_dict().values(), strict=True)
+    ]
+    assert any(changed)
+    frames = fitted.transfer(subject.images[:1], subject.poses[:1], subject.poses[2:5])
+    assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8
+    # Eval mode is deterministic: the same target pose gives the same frame.
+    again = fitted.transfer(subject.images[:1], subject.poses[:1], subject.poses[2:3])
+    np.testing.assert_array_equal(again[0], frames[0])
+    with pytest.raises(ValueError, match="source image"):
+        fitted.transfer(subject.images[:0], subject.poses[:0], subject.poses[2:3])
+
+
+def test_sample_grid_shows_source_generated_target(
+    subject: baselines.SubjectFrames, fitted: Posewarp
+) -> None:
+    dataset = PairsDataset(subject, fitted.config)
+    picture = fitted.sample_grid(batch_of(dataset, [0, 1]))
+    assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    assert picture.shape[0] >= 2 * 64 and picture.shape[1] >= 3 * 64
+
+
+def test_save_and_load_give_identical_outputs(
+    subject: baselines.SubjectFrames, fitted: Posewarp, tmp_path: Path
+) -> None:
+    fitted.save(tmp_path)
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert record["method"] == "posewarp" and record["config"]["reconstruction"] == "l1"
+    loaded = Posewarp.load(tmp_path)
+    assert loaded.config == fitted.config
+    args = (subject.images[:1], subject.poses[:1], subject.poses[3:5])
+    np.testing.assert_array_equal(loaded.transfer(*args), fitted.transfer(*args))
+
+
+def test_vgg_reconstruction_needs_weights(subject: baselines.SubjectFrames) -> None:
+    method = Posewarp({**TINY, "reconstruction": "vgg"})
+    with pytest.raises(PerceptualWeightsError):
+        method.training_setup(subject, torch.device("cpu"))
