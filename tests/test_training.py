@@ -16,12 +16,13 @@ import torch
 from safetensors.torch import load_file
 
 import baselines
-import toolkit.nn.trainer as trainer
+import toolkit.nn.checkpoints as checkpoints
 from baselines.pix2pix import Pix2PixPose2Pics
 from toolkit.data.datasets import mannequin_frames
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
+from toolkit.nn.checkpoints import latest_checkpoint
 from toolkit.nn.io import CheckpointError
-from toolkit.nn.trainer import StepBatches, TrainOptions, latest_checkpoint, train
+from toolkit.nn.trainer import StepBatches, TrainOptions, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"size": 64, "base_channels": 4, "disc_channels": 4}
@@ -134,7 +135,7 @@ def test_a_run_killed_while_checkpointing_keeps_the_previous_checkpoint(
         Path(path).write_bytes(b"half a file")
         raise _Interrupted
 
-    monkeypatch.setattr(trainer, "save_file", dies_midway)
+    monkeypatch.setattr(checkpoints, "save_file", dies_midway)
     with pytest.raises(_Interrupted):
         train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path, steps=4, resume="latest"))
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_0000002"]

@@ -245,8 +245,8 @@ def resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
     or its latest checkpoint while training is unfinished.
     """
     from ..errors import ToolkitError
+    from ..nn.checkpoints import latest_checkpoint
     from ..nn.io import CONFIG_NAME
-    from ..nn.trainer import latest_checkpoint
 
     path = Path(path)
     training = next(
