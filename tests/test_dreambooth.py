@@ -83,8 +83,8 @@ def test_train_writes_a_subject_that_generate_uses(photos, tmp_path):
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["checkpoint-10"]
     grid = read_image(folder / "samples" / "validation.png")
     assert grid.shape[0] > 2 * 64 and grid.shape[1] > 2 * 64  # skeleton row over image row, two poses
-    rows = (folder / "logs" / "train.csv").read_text().splitlines()
-    assert rows[0] == "step,loss,lr" and len(rows) == 11
+    rows = (folder / "logs" / "losses.csv").read_text().splitlines()
+    assert rows[0] == "step,seconds,loss,lr" and len(rows) == 11
 
     subject = SubjectRegistry(subjects).get("mannequin")
     assert (subject.token, subject.class_noun, subject.base, subject.controlnets) == (

@@ -20,9 +20,9 @@ from toolkit.diffusion.dreambooth.lora import (
 )
 from toolkit.diffusion.dreambooth.poses import estimate_proportions
 from toolkit.diffusion.dreambooth.prior import missing_class_names
-from toolkit.diffusion.dreambooth.validation import CsvLogger
 from toolkit.diffusion.tiny import tiny_components
 from toolkit.errors import ToolkitError
+from toolkit.nn.train_log import CsvLog
 from toolkit.pose.motions import make_motion
 from toolkit.pose.proportions import BodyProportions
 from toolkit.pose.skeleton import BODY_18
@@ -199,10 +199,20 @@ def test_missing_class_names_fill_the_lowest_free_names(tmp_path):
     assert missing_class_names(tmp_path, 2) == []
 
 
-def test_csv_log_appends_after_a_resume(tmp_path):
-    CsvLogger(tmp_path).log({"loss": 1.0, "lr": 0.1}, 1)
-    CsvLogger(tmp_path).log({"loss": 0.5, "lr": 0.1}, 2)
-    assert (tmp_path / "train.csv").read_text().splitlines() == ["step,loss,lr", "1,1.0,0.1", "2,0.5,0.1"]
+def test_csv_log_continues_after_a_resume_and_drops_rows_past_the_checkpoint(tmp_path):
+    log = CsvLog(tmp_path, start=0)
+    for step in (1, 2, 3):
+        log.write(step, 0.5 * step, {"loss": 1.0 / step, "lr": 0.1})
+    log.close()
+    resumed = CsvLog(tmp_path, start=2)  # the checkpoint was at step 2; step 3 is redone
+    resumed.write(3, 1.5, {"loss": 0.25, "lr": 0.1})
+    resumed.close()
+    assert (tmp_path / "losses.csv").read_text().splitlines() == [
+        "step,seconds,loss,lr",
+        "1,0.500,1,0.1",
+        "2,1.000,0.5,0.1",
+        "3,1.500,0.25,0.1",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""Loss logs of :func:`toolkit.nn.trainer.train`: TensorBoard when installed, else a CSV file."""
+"""Training logs, shared by the baseline loop (:func:`toolkit.nn.trainer.train`) and the DreamBooth
+trainer: TensorBoard when installed, else a CSV file. Every logger has ``write(step, seconds, values)``,
+``image(tag, image, step)`` and ``close()``."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 class CsvLog:
-    """``logs/losses.csv``: step, seconds, then one column per loss. On resume, rows after the resumed
-    step (logged after the checkpoint by the killed run) are dropped."""
+    """``<folder>/losses.csv``: step, seconds, then one column per value (fixed by the first row). On
+    resume, rows after the resumed step (logged after the checkpoint by the killed run) are dropped. Images
+    are not logged: the trainers save their grids as files anyway."""
 
     def __init__(self, folder: Path, start: int) -> None:
         self.path = folder / "losses.csv"
@@ -37,13 +42,16 @@ class CsvLog:
         )
         self.handle.flush()
 
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """Nothing: a CSV holds numbers only."""
+
     def close(self) -> None:
         self.handle.close()
 
 
 class TensorBoardLog:
-    """``loss/<name>`` scalars in a TensorBoard event file; on resume, events after the resumed step are
-    purged."""
+    """Scalars (``loss/<name>``) and ``(H, W, 3)`` uint8 images as TensorBoard events; on resume, events
+    after the resumed step are purged."""
 
     def __init__(self, folder: Path, start: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -54,6 +62,9 @@ class TensorBoardLog:
         for key, value in losses.items():
             self.writer.add_scalar(f"loss/{key}", value, step)
 
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, image, step, dataformats="HWC")
+
     def close(self) -> None:
         self.writer.close()
 
@@ -62,8 +73,12 @@ LOGGERS: dict[str, Callable[[Path, int], Any]] = {"tensorboard": TensorBoardLog,
 
 
 def open_logger(folder: Path, name: str, start: int) -> Any:
-    """The logger ``name`` (a key of ``LOGGERS``, or ``"auto"``: TensorBoard when it imports, else CSV)
-    writing into ``folder``, continuing after step ``start``."""
+    """The logger ``name`` (a key of ``LOGGERS``, or ``"auto"``: TensorBoard when it is installed, else CSV)
+    writing into ``folder``, continuing after step ``start``; asking for TensorBoard without the package
+    raises ``ImportError`` with the install command."""
+    installed = importlib.util.find_spec("tensorboard") is not None
     if name == "auto":
-        name = "tensorboard" if importlib.util.find_spec("tensorboard") else "csv"
+        name = "tensorboard" if installed else "csv"
+    if name == "tensorboard" and not installed:
+        raise ImportError("TensorBoard logging needs the tensorboard package: pip install tensorboard")
     return LOGGERS[name](folder, start)

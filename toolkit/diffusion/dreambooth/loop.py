@@ -33,6 +33,7 @@ import torch
 from ...data.media import write_image
 from ...errors import ToolkitError
 from ...manifest import write_manifest
+from ...nn.train_log import open_logger
 from ...pose.proportions import BodyProportions
 from ..prompts import fill, load_template
 from ..subjects import LORA_FILE, Subject, SubjectRegistry
@@ -43,7 +44,7 @@ from .lora import export_kohya, load_trainable_state, save_lora, trainable_param
 from .models import Models, generate_class_images, load_models, prepare_models, validation_pipeline
 from .poses import detect_instance_poses, estimate_proportions, read_instance_poses
 from .step import Trainer, encode_prompt
-from .validation import create_logger, render_validation, save_grid, validation_controls
+from .validation import render_validation, save_grid, validation_controls
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +310,7 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         accelerator.print(f"resumed from {resume} at step {step}")
 
     # 5. Train.
-    log = create_logger(config.report_to, folder / "logs") if accelerator.is_main_process else None
+    log = open_logger(folder / "logs", config.report_to, step) if accelerator.is_main_process else None
     controls = validation_controls(config.validation_motions, config.resolution)
     result = TrainResult(
         folder=folder,
@@ -349,7 +350,7 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}")
         if log is not None:
-            log.log({"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step)
+            log.write(step, result.seconds, {"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]})
         if step % config.checkpointing_steps == 0:
             save_checkpoint(
                 checkpoints,

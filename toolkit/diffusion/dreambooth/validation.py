@@ -8,10 +8,9 @@ below.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -91,79 +90,3 @@ def save_grid(folder: Path, step: int, image: np.ndarray) -> Path:
     path = folder / VALIDATION_DIR / f"step-{step:06d}.png"
     write_image(path, image)
     return path
-
-
-class MetricLogger(Protocol):
-    def log(self, values: dict[str, float], step: int) -> None: ...
-    def image(self, tag: str, image: np.ndarray, step: int) -> None: ...
-    def close(self) -> None: ...
-
-
-class CsvLogger:
-    """Scalars appended to ``<folder>/train.csv`` (``step`` then one column per name, fixed by the first
-    row); images are not logged (the grids are saved as files anyway)."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "train.csv"
-        self._columns: list[str] | None = None
-        if self.path.is_file() and self.path.stat().st_size:
-            with self.path.open(newline="") as file:
-                self._columns = next(csv.reader(file))[1:]
-
-    def log(self, values: dict[str, float], step: int) -> None:
-        new = self._columns is None
-        if new:
-            self._columns = sorted(values)
-        with self.path.open("a", newline="") as file:
-            writer = csv.writer(file)
-            if new:
-                writer.writerow(["step", *self._columns])
-            writer.writerow([step, *(values.get(c, "") for c in self._columns)])
-
-    def image(self, tag: str, image: np.ndarray, step: int) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class TensorBoardLogger:
-    """Scalars and validation grids as TensorBoard events in ``folder``."""
-
-    def __init__(self, folder: Path) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(folder))
-
-    def log(self, values: dict[str, float], step: int) -> None:
-        for name, value in values.items():
-            self.writer.add_scalar(name, value, step)
-
-    def image(self, tag: str, image: np.ndarray, step: int) -> None:
-        self.writer.add_image(tag, image, step, dataformats="HWC")
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-LOGGERS: dict[str, Any] = {"csv": CsvLogger, "tensorboard": TensorBoardLogger}
-
-
-def tensorboard_available() -> bool:
-    """Whether ``torch.utils.tensorboard`` imports (it needs the ``tensorboard`` package)."""
-    try:
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def create_logger(report_to: str, folder: Path) -> MetricLogger:
-    """``report_to``: ``"tensorboard"``, ``"csv"`` or ``"auto"`` (TensorBoard when installed, else CSV);
-    asking for TensorBoard without the package raises ``ImportError`` with the install command."""
-    if report_to == "auto":
-        report_to = "tensorboard" if tensorboard_available() else "csv"
-    if report_to == "tensorboard" and not tensorboard_available():
-        raise ImportError("--report-to tensorboard needs the tensorboard package: pip install tensorboard")
-    return LOGGERS[report_to](folder)
