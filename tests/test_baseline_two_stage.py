@@ -26,7 +26,8 @@ from baselines.two_stage import (
 )
 from toolkit.data.datasets import mannequin_frames
 from toolkit.errors import ToolkitError
-from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, ResnetBlock, feature_matching_loss
+from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, feature_matching_loss
+from toolkit.nn.resnet import ResnetBlock
 
 TINY = {
     **{"size": 32, "base_channels": 2, "blocks": 1, "disc_channels": 2, "disc_layers": 2},
@@ -110,7 +111,7 @@ def test_config_defaults_and_ablation_ladder() -> None:
 def test_generators_are_pix2pixhd_global_generators() -> None:
     method = TwoStage({"size": 64, "base_channels": 2})
     g1, g2 = method.build_generator(1), method.build_generator(2)
-    assert g1.model[1].in_channels == 5 * 17 and g2.model[1].in_channels == 5 * 3
+    assert g1.model[0][1].in_channels == 5 * 17 and g2.model[0][1].in_channels == 5 * 3
     assert sum(isinstance(m, ResnetBlock) for m in g1.modules()) == 9
     assert sum(isinstance(m, nn.ConvTranspose2d) for m in g1.modules()) == 4
     assert any(isinstance(m, nn.InstanceNorm2d) for m in g1.modules())

@@ -1,10 +1,11 @@
 """pix2pixHD's parts (Wang et al., "High-resolution image synthesis and semantic manipulation with
-conditional GANs", CVPR 2018): the global generator, its residual block, and the multi-scale
-discriminator's intermediate features with the feature-matching loss.
+conditional GANs", CVPR 2018): the global generator, and the multi-scale discriminator's intermediate
+features with the feature-matching loss.
 
-- :class:`GlobalGenerator`: a 7x7 convolution, ``downsamplings`` stride-2 3x3 convolutions, ``blocks``
-  :class:`ResnetBlock`, as many transposed convolutions back up, and a 7x7 convolution with tanh; reflection
-  padding and (by default) instance norm, as pix2pixHD's ``G1``.
+- :class:`GlobalGenerator`: the ResNet generator of :mod:`toolkit.nn.resnet` (a 7x7 convolution,
+  ``downsamplings`` stride-2 3x3 convolutions, ``blocks`` residual blocks, as many transposed convolutions
+  back up, and a 7x7 convolution with tanh), with pix2pixHD's ``G1`` settings: 4 downsamplings, 9 blocks,
+  instance norm.
 - :class:`FeatureDiscriminator`: a :class:`~toolkit.nn.discriminators.MultiScaleDiscriminator` that also
   returns every layer's activations (pix2pixHD's ``getIntermFeat``), read off its PatchGANs' layer stacks.
 - :func:`feature_matching_loss`: pix2pixHD's ``L_FM``, the L1 distance between the discriminator's
@@ -19,35 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .discriminators import MultiScaleDiscriminator
-from .norm import conv_bias, norm_layer
+from .resnet import ResnetBlock, resnet_decoder, resnet_encoder
 
 Features = list[list[torch.Tensor]]
-
-
-class ResnetBlock(nn.Module):
-    """``x + conv(relu(norm(conv(x))))`` with 3x3 reflection-padded convolutions, channels kept.
-
-    Args:
-        channels: Input and output channels.
-        norm: A name in ``toolkit.nn.norm.NORM_LAYERS``. Default ``"instance"``.
-    """
-
-    def __init__(self, channels: int, norm: str = "instance") -> None:
-        super().__init__()
-        make_norm, bias = norm_layer(norm), conv_bias(norm)
-        self.block = nn.Sequential(
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(channels, channels, 3, bias=bias),
-            make_norm(channels),
-            nn.ReLU(True),
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(channels, channels, 3, bias=bias),
-            make_norm(channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` -> ``(B, C, H, W)``."""
-        return x + self.block(x)
 
 
 class GlobalGenerator(nn.Module):
@@ -78,28 +53,13 @@ class GlobalGenerator(nn.Module):
         for name, value in (("base_channels", base_channels), ("downsamplings", downsamplings)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        make_norm, bias = norm_layer(norm), conv_bias(norm)
         self.downsamplings = downsamplings
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(in_channels, base_channels, 7, bias=bias),
-            make_norm(base_channels),
-            nn.ReLU(True),
-        ]
-        width = base_channels
-        for _ in range(downsamplings):
-            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), make_norm(2 * width), nn.ReLU(True)]
-            width *= 2
-        layers += [ResnetBlock(width, norm) for _ in range(blocks)]
-        for _ in range(downsamplings):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1, bias=bias),
-                make_norm(width // 2),
-                nn.ReLU(True),
-            ]
-            width //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
-        self.model = nn.Sequential(*layers)
+        width = base_channels * 2**downsamplings
+        self.model = nn.Sequential(
+            resnet_encoder(in_channels, base_channels, downsamplings, norm),
+            *(ResnetBlock(width, norm) for _ in range(blocks)),
+            resnet_decoder(base_channels, out_channels, downsamplings, norm),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` -> ``(B, out_channels, H, W)``."""
