@@ -112,3 +112,13 @@ def test_demo_writes_its_files(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["seed"] == 0 and "torch" in manifest["versions"]
     assert len(read_video(tmp_path / "side_by_side.mp4")[0]) == 4
+
+
+def test_building_the_command_line_does_not_import_torch():
+    """``toolkit --help`` and every command's ``--help`` stay quick: heavy imports wait for the command."""
+    import subprocess
+    import sys
+
+    code = "import sys, toolkit.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

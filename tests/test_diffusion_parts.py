@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.diffusion.consistency import CONSISTENCY, CrossFrameAttnProcessor, cross_frame_attention
+from toolkit.diffusion.consistency import CONSISTENCY
+from toolkit.diffusion.cross_frame import CrossFrameAttnProcessor, cross_frame_attention
 from toolkit.diffusion.generate import GenerationSettings, plan_calls
 from toolkit.diffusion.loading import ModelLoadError, resolve_source
 from toolkit.diffusion.noise import FrameNoise

@@ -1,5 +1,7 @@
 """Speed knobs: device and dtype choice, attention back-end, ``torch.compile``, memory layout, VAE slicing
 and tiling, model CPU offload. Each is an explicit option; ``SpeedOptions()`` gives the fast defaults.
+
+torch is imported where it is used, so that ``toolkit generate --help`` can list the choices quickly.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from ..errors import ToolkitError
 
 if TYPE_CHECKING:
+    import torch
     from diffusers import StableDiffusionControlNetPipeline
 
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# --dtype names and the torch dtypes they stand for.
+DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
 
@@ -27,6 +29,8 @@ class SpeedError(ToolkitError):
 def pick_device(name: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; ``"cuda"``, ``"cuda:1"``, ``"mps"`` and
     ``"cpu"`` are checked to exist."""
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -45,13 +49,15 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     """``"auto"``: float16 on CUDA and MPS (SD 1.x is trained to run in half precision), float32 on the
     CPU. ``"fp32"``, ``"fp16"`` or ``"bf16"`` explicitly; fp16 is refused on the CPU, where PyTorch lacks
     many half-precision kernels."""
+    import torch
+
     if name == "auto":
         return torch.float32 if device.type == "cpu" else torch.float16
     if name not in DTYPES:
         raise SpeedError(f"unknown dtype {name!r}; use auto, {', '.join(DTYPES)}")
     if name == "fp16" and device.type == "cpu":
         raise SpeedError("fp16 does not run on the CPU; use --dtype fp32 (or bf16)")
-    return DTYPES[name]
+    return getattr(torch, DTYPES[name])
 
 
 def _sdpa(pipe: StableDiffusionControlNetPipeline, device: torch.device) -> None:
@@ -121,6 +127,8 @@ def apply_speed(pipe: StableDiffusionControlNetPipeline, options: SpeedOptions) 
     """Move ``pipe`` to its device and apply ``options``. Call after the models and LoRAs are loaded (in
     the dtype ``options.resolve()`` gives) and before the first generation. Returns what was applied,
     JSON-safe, for the manifest."""
+    import torch
+
     device, dtype = options.resolve()
     if options.cpu_offload:
         pipe.enable_model_cpu_offload(device=device)
