@@ -26,11 +26,12 @@ arrive in BODY_18 and are converted with ``toolkit.pose``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,8 +41,9 @@ from torch.utils.data import Dataset
 from toolkit.data.datasets import Letterbox, image_to_tensor, letterbox_frames, tensor_to_images
 from toolkit.data.media import grid
 from toolkit.errors import ToolkitError
+from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
 from toolkit.nn.io import config_from_dict, read_method, write_method
-from toolkit.nn.losses import VGGPerceptualLoss, gan_loss
+from toolkit.nn.losses import PerceptualWeightsError, gan_loss
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
 from toolkit.nn.warp import LimbPoints, limb_transforms, warp_layers
 from toolkit.pose.encode import gaussian_heatmaps, posewarp_limb_masks
@@ -85,6 +87,15 @@ class PosewarpConfig:
         beta1: Adam beta1. Default 0.9 (Keras's default, which posewarp used).
         beta2: Adam beta2. Default 0.999.
         inference_batch: Frames per generator call in ``transfer``. Default 8.
+        pretrain_steps: Training steps (counted from 1, as the trainer's ``StepContext.step``) in which the
+            generator learns from the reconstruction loss alone and the discriminator is idle; posewarp
+            pre-trained 100000 of them before its GAN stage. Default 0.
+        disc_warmup_steps: Steps after pre-training in which only the discriminator learns, before the
+            generator sees the adversarial term (posewarp's 5). Default 5.
+        min_gap: A training pair's frames are more than ``min_gap`` times the video's length apart
+            (posewarp's 0.02). In [0, 0.5). Default 0.02.
+        augment: Jitter every training pair with posewarp's random flip, scale, shift and rotation (one
+            draw for both frames). Default True.
     """
 
     size: int = 256
@@ -99,6 +110,10 @@ class PosewarpConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     inference_batch: int = 8
+    pretrain_steps: int = 0
+    disc_warmup_steps: int = 5
+    min_gap: float = 0.02
+    augment: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size % SIZE_MULTIPLE:
@@ -111,6 +126,12 @@ class PosewarpConfig:
                 raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
         if min(self.joint_sigma, self.lr) <= 0 or self.gan_weight < 0:
             raise ValueError("joint_sigma and lr must be > 0, and gan_weight >= 0")
+        for name in ("pretrain_steps", "disc_warmup_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if not 0 <= self.min_gap < 0.5:
+            raise ValueError(f"min_gap is a fraction of the video's length in [0, 0.5), got {self.min_gap!r}")
         if self.reconstruction is None:
             object.__setattr__(self, "reconstruction", "l1" if self.vgg19_weights is None else "vgg")
         if self.reconstruction not in RECONSTRUCTION_LOSSES:
@@ -131,17 +152,98 @@ class PosewarpConfig:
 # A reconstruction loss: (generated, target) images -> scalar.
 Reconstruction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+# posewarp's VGG loss compares the ReLU outputs of VGG19's first twelve convolutions (truncated_vgg.py).
+VGG_LAYERS: tuple[str, ...] = (
+    "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+    "relu4_1", "relu4_2", "relu4_3", "relu4_4",
+)  # fmt: skip
+# Added to every channel's standard deviation before dividing (posewarp's ``reg``).
+VGG_STD_REGULARISER = 0.1
+# Training frames whose activations give the per-channel statistics.
+VGG_STATISTICS_FRAMES = 32
 
-def _l1_loss(config: PosewarpConfig, device: torch.device) -> Reconstruction:
+
+class PosewarpVGGLoss(nn.Module):
+    """posewarp's perceptual loss: at each of VGG19's first twelve ReLUs, the mean absolute difference of
+    the two images' activations, each channel divided by its standard deviation over the training images
+    plus 0.1; averaged over the layers. Like posewarp's network, the VGG pools by averaging instead of
+    taking the maximum (fewer grid artefacts in what it trains).
+
+    Args:
+        backbone: A frozen :class:`~toolkit.nn.backbones.FeatureStack` returning ``VGG_LAYERS``.
+        stds: One ``(C_l,)`` tensor of channel standard deviations per layer.
+    """
+
+    def __init__(self, backbone: FeatureStack, stds: Sequence[torch.Tensor]) -> None:
+        super().__init__()
+        if len(stds) != len(backbone.layers):
+            raise ValueError(f"got {len(stds)} statistics for the {len(backbone.layers)} layers")
+        self.backbone = backbone.eval().requires_grad_(False)
+        for k, std in enumerate(stds):
+            self.register_buffer(f"scale{k}", 1.0 / (std + VGG_STD_REGULARISER))
+
+    @staticmethod
+    def average_pooled(backbone: FeatureStack) -> FeatureStack:
+        """``backbone`` with its max-pools replaced by 2x2 average pools (in place); returns it."""
+        for k, module in enumerate(backbone.features):
+            if isinstance(module, nn.MaxPool2d):
+                backbone.features[k] = nn.AvgPool2d(2, 2)
+        return backbone
+
+    @classmethod
+    def fitted(cls, backbone: FeatureStack, images: torch.Tensor, batch: int = 8) -> PosewarpVGGLoss:
+        """The loss with the channel statistics of ``images`` ``(N, 3, S, S)`` in [-1, 1] (posewarp's
+        ``save_VGG_statistics``), each channel's deviation taken over the images and positions."""
+        backbone = cls.average_pooled(backbone.eval().requires_grad_(False))
+        sums: list[torch.Tensor] = []
+        squares: list[torch.Tensor] = []
+        count = 0
+        with torch.no_grad():
+            for k in range(0, len(images), batch):
+                features = backbone(imagenet_normalize((images[k : k + batch] + 1) / 2))
+                for index, feature in enumerate(features):
+                    total, total2 = feature.sum((0, 2, 3)), (feature.double() ** 2).sum((0, 2, 3))
+                    if index == len(sums):
+                        sums.append(torch.zeros_like(total, dtype=torch.float64))
+                        squares.append(torch.zeros_like(total, dtype=torch.float64))
+                    sums[index] += total.double()
+                    squares[index] += total2
+                count += len(images[k : k + batch])
+        positions = [count * f.shape[2] * f.shape[3] for f in features]
+        stds = [
+            ((q / n - (t / n) ** 2).clamp(min=0).sqrt()).float()
+            for t, q, n in zip(sums, squares, positions, strict=True)
+        ]
+        return cls(backbone, stds)
+
+    def forward(self, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Loss between ``(B, 3, H, W)`` images in [-1, 1]; gradients flow into ``generated`` only."""
+        both = imagenet_normalize((torch.cat([generated, target]) + 1) / 2)
+        loss = generated.new_zeros(())
+        features = self.backbone(both)
+        for k, feature in enumerate(features):
+            mine, theirs = feature.chunk(2)
+            scale = getattr(self, f"scale{k}")[:, None, None]
+            loss = loss + ((mine - theirs.detach()) * scale).abs().mean()
+        return loss / len(features)
+
+
+def _l1_loss(config: PosewarpConfig, device: torch.device, images: torch.Tensor) -> Reconstruction:
     return F.l1_loss
 
 
-def _vgg_loss(config: PosewarpConfig, device: torch.device) -> Reconstruction:
-    return VGGPerceptualLoss.from_file(config.vgg19_weights, device=device)
+def _vgg_loss(config: PosewarpConfig, device: torch.device, images: torch.Tensor) -> Reconstruction:
+    if config.vgg19_weights is None:
+        raise PerceptualWeightsError(
+            "posewarp's VGG loss needs ImageNet weights: pass vgg19_weights, a file holding torchvision's "
+            "vgg19 state dict, or use reconstruction='l1'"
+        )
+    backbone = load_backbone("vgg19", config.vgg19_weights, VGG_LAYERS, device=device)
+    return PosewarpVGGLoss.fitted(backbone, images.to(device))
 
 
-# Name -> builder of the loss for a config, on a device.
-RECONSTRUCTION_LOSSES: dict[str, Callable[[PosewarpConfig, torch.device], Reconstruction]] = {
+# Name -> builder of the loss for a config, on a device, from ``(N, 3, S, S)`` training images.
+RECONSTRUCTION_LOSSES: dict[str, Callable[[PosewarpConfig, torch.device, torch.Tensor], Reconstruction]] = {
     "vgg": _vgg_loss,
     "l1": _l1_loss,
 }
@@ -217,15 +319,73 @@ def prepare_inputs(
     )
 
 
+# posewarp's augmentation ranges (param.py): scale, rotation in degrees, shift in pixels of a 256 px crop.
+SCALE_RANGE = (0.90, 1.05)
+MAX_ROTATION = 5.0
+MAX_SHIFT = 10
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """One draw of posewarp's augmentation, applied alike to both frames of a pair.
+
+    ``flip`` mirrors left-right (left and right joints swap); then the image is scaled by ``scale`` about
+    its centre, shifted by ``shift`` (x, y) pixels and rotated by ``degrees`` (counter-clockwise on
+    screen) about its centre.
+    """
+
+    flip: bool = False
+    scale: float = 1.0
+    shift: tuple[int, int] = (0, 0)
+    degrees: float = 0.0
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, size: int) -> Jitter:
+        """posewarp's draw (``rand_augmentations``) for an ``size x size`` image; the shift's range is
+        scaled from 256 px."""
+        flip = bool(rng.random() >= 0.5)
+        scale = float(rng.uniform(*SCALE_RANGE))
+        reach = MAX_SHIFT * size / REFERENCE_SIZE
+        shift = (int(reach * (rng.random() - 0.5)), int(reach * (rng.random() - 0.5)))
+        degrees = float((rng.random() - 0.5) * 2 * MAX_ROTATION)
+        return cls(flip, scale, shift, degrees)
+
+    def matrix(self, size: int) -> np.ndarray:
+        """The ``(2, 3)`` float64 affine of the scale, shift and rotation on pixel centres of an ``size x
+        size`` image (the convention of ``cv2.warpAffine``)."""
+        centre = ((size - 1) / 2, (size - 1) / 2)
+        rotate = np.vstack([cv2.getRotationMatrix2D(centre, self.degrees, 1.0), [0, 0, 1]])
+        scale = np.vstack([cv2.getRotationMatrix2D(centre, 0.0, self.scale), [0, 0, 1]])
+        shift = np.array([[1, 0, self.shift[0]], [0, 1, self.shift[1]], [0, 0, 1]], dtype=np.float64)
+        return (rotate @ shift @ scale)[:2]
+
+    def apply(self, image: np.ndarray, poses: PoseSequence) -> tuple[np.ndarray, PoseSequence]:
+        """Jitter an ``(S, S, 3)`` uint8 image and its one-frame pose alike; what comes from outside the
+        image is black (as in posewarp)."""
+        size = image.shape[0]
+        if self.flip:
+            image, poses = np.ascontiguousarray(image[:, ::-1]), poses.flipped()
+        matrix = self.matrix(size)
+        image = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        keypoints = poses.keypoints.copy()
+        xy = keypoints[..., :2].astype(np.float64)
+        keypoints[..., :2] = xy @ matrix[:, :2].T + matrix[:, 2]
+        return image, replace(poses, keypoints=keypoints)
+
+
 class PairsDataset(Dataset):
     """(source, target) frame pairs of one subject, letterboxed into ``size x size``.
 
-    Key ``(index, draw)``: source frame ``index`` and a target drawn with ``default_rng(draw)`` among the
-    other frames (posewarp pairs two frames of one video). A plain index pairs it with the frame half the
-    sequence away (the clean samples of sample grids).
+    Key ``(index, draw)``: source frame ``index`` and, with ``default_rng(draw)``, a target among the
+    frames more than ``min_gap`` of the video's length away (posewarp's rule), then (with ``augment``) one
+    :class:`Jitter` for both frames. A plain index pairs it with the frame half the sequence away, without
+    jitter (the clean samples of sample grids).
 
     Items: ``source``/``target`` ``(3, S, S)``, ``source_pose``/``target_pose`` ``(J, S/2, S/2)``,
     ``log_prior`` ``(L + 1, S, S)``, ``transforms`` ``(L, 2, 3)``.
+
+    Raises:
+        ValueError: fewer than 2 frames.
     """
 
     def __init__(self, frames: SubjectFrames, config: PosewarpConfig) -> None:
@@ -235,11 +395,18 @@ class PairsDataset(Dataset):
             )
         boxed = letterbox_frames(frames, config.size)
         self.images = boxed.images
+        self.poses = boxed.poses
         self.keypoints = layout_keypoints(boxed.poses, config.layout)
         self.config = config
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def partners(self, index: int) -> np.ndarray:
+        """Indices of the frames that may be ``index``'s target: more than ``min_gap`` of the length
+        away. The ends of the video always have one; a middle frame of a short one may have none."""
+        count = len(self.images)
+        return np.flatnonzero(np.abs(np.arange(count) - index) > self.config.min_gap * count)
 
     def pair(self, key: int | tuple[int, int]) -> tuple[int, int]:
         """The (source, target) frame indices of ``key``."""
@@ -247,18 +414,29 @@ class PairsDataset(Dataset):
         index, count = int(index), len(self.images)
         if draw is None:
             return index, (index + count // 2) % count
-        return index, (index + 1 + int(np.random.default_rng(draw).integers(count - 1))) % count
+        partners = self.partners(index)
+        if not len(partners):  # only possible when min_gap is near 0.5: pair with the farther end
+            partners = np.array([0 if index >= count / 2 else count - 1])
+        return index, int(partners[np.random.default_rng(draw).integers(len(partners))])
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, other = self.pair(key)
-        inputs = prepare_inputs(
-            image_to_tensor(self.images[index])[None],
-            self.keypoints[index][None],
-            self.keypoints[other][None],
-            self.config,
+        draw = None if isinstance(key, (int, np.integer)) else key[1]
+        images, keypoints = [self.images[index], self.images[other]], []
+        # A second generator, so the target's draw above is unchanged whether or not jitter is on.
+        jitter = (
+            Jitter.draw(np.random.default_rng([draw, 1]), self.config.size)
+            if draw is not None and self.config.augment
+            else None
         )
+        for k, frame in enumerate((index, other)):
+            poses = self.poses[frame]
+            if jitter is not None:
+                images[k], poses = jitter.apply(images[k], poses)
+            keypoints.append(layout_keypoints(poses, self.config.layout))
+        inputs = prepare_inputs(image_to_tensor(images[0])[None], keypoints[0], keypoints[1], self.config)
         item = {name: value[0] for name, value in vars(inputs).items()}
-        return {**item, "target": image_to_tensor(self.images[other])}
+        return {**item, "target": image_to_tensor(images[1])}
 
 
 # ---- networks -----------------------------------------------------------------------------------------
@@ -466,13 +644,17 @@ class _Posewarp:
             PerceptualWeightsError: ``reconstruction="vgg"`` without ``vgg19_weights``, at start-up.
         """
         c = self.config
-        self._reconstruction = RECONSTRUCTION_LOSSES[c.reconstruction](c, device)  # type: ignore[index]
+        dataset = PairsDataset(train_data, c)
+        picks = np.linspace(0, len(dataset) - 1, min(len(dataset), VGG_STATISTICS_FRAMES)).round()
+        statistics_images = torch.stack([image_to_tensor(dataset.images[int(k)]) for k in picks])
+        loss = RECONSTRUCTION_LOSSES[c.reconstruction]  # type: ignore[index]
+        self._reconstruction = loss(c, device, statistics_images)
         generator = self.build_generator().to(device)
         discriminator = PosewarpDiscriminator(c.joints, c.size, c.disc_width).to(device)
         self.generator = generator
         betas = (c.beta1, c.beta2)
         return TrainingSetup(
-            PairsDataset(train_data, c),
+            dataset,
             {"generator": generator, "discriminator": discriminator},
             {
                 "generator": torch.optim.Adam(generator.parameters(), lr=c.lr, betas=betas),
@@ -480,36 +662,55 @@ class _Posewarp:
             },
         )
 
+    def phase(self, step: int) -> str:
+        """What training step ``step`` (counted from 1, ``StepContext.step``) does: ``"pretrain"`` (the
+        generator on the reconstruction loss alone), ``"warmup"`` (the discriminator alone) or ``"gan"``
+        (both, as posewarp's GAN stage). It depends on the step alone, so a resumed run repeats it."""
+        c = self.config
+        if step <= c.pretrain_steps:
+            return "pretrain"
+        return "warmup" if step <= c.pretrain_steps + c.disc_warmup_steps else "gan"
+
     def training_step(self, batch: dict[str, torch.Tensor], context: StepContext) -> dict[str, float]:
-        """One posewarp iteration: D on real vs generated targets (with both poses), then G on the
-        reconstruction loss plus ``gan_weight`` times the adversarial loss."""
+        """One posewarp iteration of this step's :meth:`phase`: D on real vs generated targets (with both
+        poses), unless pre-training; then G on the reconstruction loss plus ``gan_weight`` times the
+        adversarial loss, the latter only in the GAN phase, and G not at all in the warm-up. Losses not
+        computed in a phase are NaN."""
         objective = gan_loss("vanilla")  # posewarp's sigmoid + binary cross-entropy
         generator, discriminator = context.models["generator"], context.models["discriminator"]
         opt_g, opt_d = context.optimizers["generator"], context.optimizers["discriminator"]
+        phase = self.phase(context.step)
         inputs = _inputs(batch)
         real = batch["target"]
         fake = generator(inputs).image
         poses = (inputs.source_pose, inputs.target_pose)
+        losses = {"d": float("nan"), "g_gan": float("nan"), f"g_{self.config.reconstruction}": float("nan")}
 
         # 1. The discriminator: real targets towards real, generated ones towards fake.
-        discriminator.requires_grad_(True)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d = objective.discriminator(discriminator(real, *poses), discriminator(fake.detach(), *poses))
-        context.backward(loss_d)
-        opt_d.step()
+        if phase != "pretrain":
+            discriminator.requires_grad_(True)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d = objective.discriminator(
+                discriminator(real, *poses), discriminator(fake.detach(), *poses)
+            )
+            context.backward(loss_d)
+            opt_d.step()
+            losses["d"] = loss_d.item()
+        if phase == "warmup":
+            return losses
 
-        # 2. The generator: reconstruct the target and fool D.
-        discriminator.requires_grad_(False)
+        # 2. The generator: reconstruct the target, and fool D once the GAN stage has begun.
         opt_g.zero_grad(set_to_none=True)
-        loss_gan = objective.generator(discriminator(fake, *poses))
-        loss_rec = self._reconstruction(fake, real)  # type: ignore[misc]
-        context.backward(loss_rec + self.config.gan_weight * loss_gan)
+        loss = loss_rec = self._reconstruction(fake, real)  # type: ignore[misc]
+        if phase == "gan":
+            discriminator.requires_grad_(False)
+            loss_gan = objective.generator(discriminator(fake, *poses))
+            loss = loss + self.config.gan_weight * loss_gan
+            losses["g_gan"] = loss_gan.item()
+        context.backward(loss)
         opt_g.step()
-        return {
-            "d": loss_d.item(),
-            "g_gan": loss_gan.item(),
-            f"g_{self.config.reconstruction}": loss_rec.item(),
-        }
+        losses[f"g_{self.config.reconstruction}"] = loss_rec.item()
+        return losses
 
     def sample_grid(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         """Rows of source | generated | target for the samples of ``batch``."""
@@ -522,6 +723,45 @@ class _Posewarp:
         sources, targets = tensor_to_images(batch["source"]), tensor_to_images(batch["target"])
         rows = [list(row) for row in zip(sources, generated, targets, strict=True)]
         return grid(rows, column_labels=["source", "generated", "target"])
+
+    def debug_grid(
+        self, source: np.ndarray, source_pose: PoseSequence, target_pose: PoseSequence
+    ) -> np.ndarray:
+        """What each module makes of one (source, target pose) pair, as an ``(H, W, 3)`` uint8 picture.
+
+        Args:
+            source: ``(H, W, 3)`` uint8 source image.
+            source_pose: Its one-frame pose (on its canvas).
+            target_pose: The one-frame target pose (on its canvas).
+
+        Rows of ``size x size`` tiles: ``output`` (source, generated image, foreground y_fg, background
+        y_bg, target mask M_t); ``layers`` (module A's L + 1 source layers, background first, as masks);
+        ``warped`` (module B's L warped foreground layers).
+        """
+        c = self.config
+        generator = self._generator()
+        device = next(generator.parameters()).device
+        source_box = Letterbox.square(*source_pose.canvas, c.size)
+        target_box = Letterbox.square(*target_pose.canvas, c.size)
+        image = image_to_tensor(source_box.image(source))[None].to(device)
+        source_keypoints = layout_keypoints(source_box.poses(source_pose[:1]), c.layout).to(device)
+        target_keypoints = layout_keypoints(target_box.poses(target_pose[:1]), c.layout).to(device)
+        was_training = generator.training
+        generator.eval()
+        with torch.inference_mode():
+            out = generator(prepare_inputs(image, source_keypoints, target_keypoints, c))
+        generator.train(was_training)
+
+        def masks(tensor: torch.Tensor) -> list[np.ndarray]:  # (N, H, W) in [0, 1] -> grey tiles
+            return list(tensor_to_images((tensor[:, None] * 2 - 1).expand(-1, 3, -1, -1)))
+
+        output = tensor_to_images(torch.cat([image, out.image, out.foreground, out.background]))
+        rows = [
+            [*output, *masks(out.mask[0])],
+            masks(out.layers[0]),
+            list(tensor_to_images(out.warped[0])),
+        ]
+        return grid(rows, row_labels=["output", "layers", "warped"])
 
     # -- inference
 

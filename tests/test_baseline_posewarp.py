@@ -13,7 +13,9 @@ import torch
 import baselines
 from baselines import Baseline, get_baseline
 from baselines.posewarp import (
+    VGG_LAYERS,
     WARP_LIMBS,
+    Jitter,
     PairsDataset,
     Posewarp,
     PosewarpConfig,
@@ -22,9 +24,11 @@ from baselines.posewarp import (
     PosewarpInputs,
     PosewarpUNet,
     PosewarpUpper,
+    PosewarpVGGLoss,
     log_mask_prior,
 )
 from toolkit.data.datasets import mannequin_frames
+from toolkit.nn.backbones import imagenet_normalize
 from toolkit.nn.losses import PerceptualWeightsError
 from toolkit.nn.warp import apply_transform, limb_points
 
@@ -79,7 +83,7 @@ def test_registered_with_the_papers_defaults(tmp_path: Path) -> None:
 
 
 def test_dataset_encodes_pairs_whose_transforms_match_the_limbs(subject: baselines.SubjectFrames) -> None:
-    config = PosewarpConfig(**TINY)
+    config = PosewarpConfig(**TINY, augment=False)
     dataset = PairsDataset(subject, config)
     item = dataset[(2, 7)]
     assert item["source"].shape == item["target"].shape == (3, 64, 64)
@@ -183,3 +187,126 @@ def test_vgg_reconstruction_needs_weights(subject: baselines.SubjectFrames) -> N
     method = Posewarp({**TINY, "reconstruction": "vgg"})
     with pytest.raises(PerceptualWeightsError):
         method.training_setup(subject, torch.device("cpu"))
+
+
+def test_pairs_are_more_than_the_gap_apart(subject: baselines.SubjectFrames) -> None:
+    dataset = PairsDataset(subject, PosewarpConfig(**TINY, min_gap=0.3))  # 6 frames: more than 1.8 apart
+    np.testing.assert_array_equal(dataset.partners(2), [0, 4, 5])
+    np.testing.assert_array_equal(dataset.partners(0), [2, 3, 4, 5])
+    for draw in range(20):
+        index, other = dataset.pair((draw % 6, draw))
+        assert abs(index - other) > 1.8
+    with pytest.raises(ValueError, match="min_gap"):
+        PosewarpConfig(min_gap=0.5)
+
+
+def test_jitter_keeps_joints_on_their_pixels_and_flip_swaps_sides() -> None:
+    from toolkit.pose.sequence import PoseSequence
+
+    size = 64
+    keypoints = np.full((1, 18, 3), np.nan, dtype=np.float32)
+    keypoints[..., 2] = 0
+    keypoints[0, 2] = (20, 30, 1)  # right shoulder
+    keypoints[0, 5] = (44, 30, 1)  # left shoulder
+    poses = PoseSequence(keypoints, size, size)
+    image = np.zeros((size, size, 3), np.uint8)
+    image[30, 20] = (255, 0, 0)  # the right shoulder's pixel in red
+    jitter = Jitter(flip=True, scale=0.95, shift=(3, -2), degrees=4.0)
+    moved, moved_poses = jitter.apply(image, poses)
+    # Flipped: the red (formerly right) pixel is now the left shoulder's, at the jittered position.
+    left = moved_poses.keypoints[0, 5, :2]
+    y, x = np.unravel_index(np.argmax(moved[..., 0]), moved.shape[:2])
+    assert abs(x - left[0]) <= 1 and abs(y - left[1]) <= 1
+    assert moved_poses.keypoints[0, 2, 0] < moved_poses.keypoints[0, 5, 0] - 10  # sides swapped
+    draws = [Jitter.draw(np.random.default_rng(k), 256) for k in range(50)]
+    assert all(0.9 <= d.scale <= 1.05 and abs(d.degrees) <= 5 and max(map(abs, d.shift)) <= 5 for d in draws)
+    assert 0 < sum(d.flip for d in draws) < 50
+
+
+def test_dataset_jitters_source_and_target_alike(subject: baselines.SubjectFrames) -> None:
+    plain = PairsDataset(subject, PosewarpConfig(**TINY, augment=False))
+    jittered = PairsDataset(subject, PosewarpConfig(**TINY))
+    assert plain.pair((1, 9)) == jittered.pair((1, 9))  # jitter does not change the pair
+    a, b = plain[(1, 9)], jittered[(1, 9)]
+    assert not torch.equal(a["source"], b["source"]) and not torch.equal(a["target"], b["target"])
+    torch.testing.assert_close(jittered[(1, 9)]["source"], b["source"])  # seeded by the draw
+    assert torch.equal(plain[1]["source"], jittered[1]["source"])  # clean samples stay clean
+
+
+def test_schedule_pretrains_then_warms_up_the_discriminator(subject: baselines.SubjectFrames) -> None:
+    from toolkit.nn.trainer import StepContext
+
+    method = Posewarp({**TINY, "pretrain_steps": 2, "disc_warmup_steps": 2})
+    assert [method.phase(s) for s in range(1, 7)] == ["pretrain"] * 2 + ["warmup"] * 2 + ["gan"] * 2
+    setup = method.training_setup(subject, torch.device("cpu"))
+    batch = batch_of(setup.dataset, [(0, 1), (3, 2)])
+
+    def step(number: int) -> tuple[dict[str, float], bool, bool]:
+        before = {n: [p.clone() for p in m.parameters()] for n, m in setup.models.items()}
+        context = StepContext(number, 6, setup.models, setup.optimizers, lambda loss: loss.backward())
+        losses = method.training_step(batch, context)
+        moved = {
+            n: any(not torch.equal(a, b) for a, b in zip(before[n], m.parameters(), strict=True))
+            for n, m in setup.models.items()
+        }
+        return losses, moved["generator"], moved["discriminator"]
+
+    losses, g, d = step(1)
+    assert g and not d and np.isnan(losses["g_gan"]) and np.isnan(losses["d"]) and losses["g_l1"] > 0
+    losses, g, d = step(3)
+    assert d and not g and np.isnan(losses["g_gan"]) and losses["d"] > 0
+    losses, g, d = step(5)
+    assert g and d and losses["g_gan"] > 0
+
+
+def test_resume_is_exact(subject: baselines.SubjectFrames, tmp_path: Path) -> None:
+    settings = {**FIT, "pretrain_steps": 1, "disc_warmup_steps": 1, "checkpoint_every": 2}
+    torch.manual_seed(0)
+    whole = Posewarp(settings)
+    whole.fit(subject, {**settings, "steps": 4, "output_dir": str(tmp_path / "a")})
+    part = Posewarp(settings)
+    part.fit(subject, {**settings, "steps": 2, "output_dir": str(tmp_path / "b")})
+    resumed = Posewarp(settings)
+    resumed.fit(subject, {**settings, "steps": 4, "output_dir": str(tmp_path / "b"), "resume": "latest"})
+    for a, b in zip(
+        whole.generator.state_dict().values(), resumed.generator.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_debug_grid_shows_every_layer(subject: baselines.SubjectFrames, fitted: Posewarp) -> None:
+    picture = fitted.debug_grid(subject.images[0], subject.poses[0], subject.poses[3])
+    assert picture.dtype == np.uint8 and picture.shape[2] == 3
+    # Three rows of 64 px tiles; the widest row holds the 11 source layers.
+    assert picture.shape[0] >= 3 * 64 and picture.shape[1] >= 11 * 64
+
+
+def test_vgg_loss_normalises_each_layer_by_its_statistics(
+    subject: baselines.SubjectFrames, tmp_path: Path
+) -> None:
+    from toolkit.nn.backbones import FeatureStack
+
+    torch.manual_seed(0)
+    weights = tmp_path / "vgg19_random_init.pth"
+    torch.save(FeatureStack("vgg19").state_dict(), weights)
+    method = Posewarp({**TINY, "vgg19_weights": str(weights)})
+    assert method.config.reconstruction == "vgg"
+    method.training_setup(subject, torch.device("cpu"))
+    loss = method._reconstruction
+    assert isinstance(loss, PosewarpVGGLoss) and len(loss.backbone.layers) == len(VGG_LAYERS) == 12
+    images = torch.stack(
+        [torch.from_numpy(i).permute(2, 0, 1).float() / 127.5 - 1 for i in subject.images[:2]]
+    )
+    assert loss(images, images).item() == 0
+    # By hand: the mean over layers of |difference| / (channel std + 0.1).
+    other = images.flip(0)
+    features = loss.backbone(imagenet_normalize((torch.cat([images, other]) + 1) / 2))
+    expected = (
+        sum(
+            ((f[:2] - f[2:]) * getattr(loss, f"scale{k}")[:, None, None]).abs().mean()
+            for k, f in enumerate(features)
+        )
+        / 12
+    )
+    torch.testing.assert_close(loss(images, other), expected)
+    assert all(torch.all(getattr(loss, f"scale{k}") <= 10.0 + 1e-4) for k in range(12))
