@@ -1,0 +1,173 @@
+"""The mini model's training scripts, end to end on a tiny config: base model (VAE, then UNet), resume,
+ControlNet (OpenPose and upper_body_7 skeletons), data folders and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from toolkit.data.datasets import DataError, mannequin_frames
+from toolkit.data.media import write_image
+from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
+from toolkit.diffusion.mini.captions import mannequin_caption
+from toolkit.diffusion.mini.cli import base_main, controlnet_main
+from toolkit.diffusion.mini.data import MiniDataset, StepBatches, control_image, folder_clips
+from toolkit.pose.io import save_poses
+
+TINY_DATA = ["--subjects", "2", "--motions", "walk", "--frames", "4"]
+TINY_LOOP = ["--train-batch-size", "2", "--checkpointing-steps", "1", "--report-to", "csv", "--no-progress"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # The networks here are tiny: a second thread costs more in hand-offs than it saves.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _base(output: Path, stage: str, steps: int, *extra: str) -> int:
+    argv = ["--stage", stage, "--config", "test", "--output", str(output), "--max-train-steps", str(steps)]
+    return base_main([*argv, *TINY_DATA, *TINY_LOOP, *extra])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("mini")
+    assert _base(output, "vae", 3) == 0
+    assert _base(output, "unet", 3) == 0
+    return output
+
+
+def test_base_run_writes_a_loadable_diffusers_folder(run: Path) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    model = run / "model"
+    assert json.loads((model / "mini_config.json").read_text())["resolution"] == 32
+    weights = load_file(str(model / "unet" / "diffusion_pytorch_model.safetensors"))
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float16}
+    assert (run / "vae" / "config.json").is_file()
+    vae_scale = json.loads((run / "vae" / "config.json").read_text())["scaling_factor"]
+    assert vae_scale > 0 and vae_scale != 0.18215  # measured on the data, not SD's constant
+    rows = (run / "logs" / "unet" / "losses.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["step", "3"]
+
+    pipe = StableDiffusionPipeline.from_pretrained(model, dtype=torch.float32, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe("a mannequin", num_inference_steps=2, height=32, width=32, output_type="np").images
+    assert image.shape == (1, 32, 32, 3) and np.isfinite(image).all()
+
+
+def test_resume_continues_from_the_checkpoint_with_identical_weights(run: Path, tmp_path: Path) -> None:
+    vae = ["--vae", str(run / "vae")]
+    assert _base(tmp_path, "unet", 2, *vae) == 0
+    assert _base(tmp_path, "unet", 3, *vae, "--resume-from-checkpoint", "latest") == 0
+    checkpoints = tmp_path / "checkpoints" / "unet"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-2", "checkpoint-3"]
+    for step in (2, 3):
+        resumed = load_file(str(checkpoints / f"checkpoint-{step}" / "lora_params.safetensors"))
+        straight = load_file(
+            str(run / "checkpoints" / "unet" / f"checkpoint-{step}" / "lora_params.safetensors")
+        )
+        assert resumed.keys() == straight.keys()
+        assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    rows = (tmp_path / "logs" / "unet" / "losses.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["step", "2", "3"]
+
+
+def test_controlnet_on_the_mini_base_loads_with_load_pipeline(run: Path, tmp_path: Path) -> None:
+    from toolkit.diffusion.loading import load_pipeline
+
+    argv = ["--base", str(run / "model"), "--output", str(tmp_path), "--max-train-steps", "3"]
+    assert controlnet_main([*argv, "--resolution", "32", *TINY_DATA, *TINY_LOOP]) == 0
+    folder = tmp_path / "controlnet"
+    assert json.loads((folder / "control.json").read_text()) == {"layout": "body_18"}
+    pipe = load_pipeline(str(run / "model"), [str(folder)])
+    pose = mannequin_frames(0, frames=1, size=32).poses.keypoints[0]
+    skeleton = control_image(pose, "body_18", 32, 32)
+    image = pipe(
+        "a mannequin",
+        image=Image.fromarray(skeleton),
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        output_type="np",
+    )
+    assert image.images.shape == (1, 32, 32, 3)
+
+
+def _user_clip(folder: Path) -> Path:
+    """A folder of images + an upper_body_7 poses.json, as a user's own data would be."""
+    frames = mannequin_frames(3, frames=3, size=40)
+    for t, image in enumerate(frames.images):
+        write_image(folder / "images" / f"{t:03d}.png", image)
+    save_poses(folder / "poses.json", frames.poses.to_layout("upper_body_7"))
+    return folder
+
+
+def test_upper_body_7_controlnet_on_user_data(run: Path, tmp_path: Path) -> None:
+    data = _user_clip(tmp_path / "clip")
+    argv = ["--base", str(run / "model"), "--output", str(tmp_path / "out"), "--max-train-steps", "2"]
+    argv += ["--layout", "upper_body_7", "--data", str(data), "--resolution", "32", *TINY_LOOP]
+    assert controlnet_main(argv) == 0
+    assert (
+        json.loads((tmp_path / "out" / "controlnet" / "control.json").read_text())["layout"] == "upper_body_7"
+    )
+
+    clips = folder_clips(data, 32, layout="upper_body_7", caption="a photo of alice")
+    assert len(clips) == 1 and clips[0].caption == "a photo of alice"
+    assert clips[0].poses.layout == "upper_body_7" and clips[0].poses.canvas == (32, 32)
+    sample = MiniDataset(clips, control=True, layout="upper_body_7")[1]
+    assert sample["pixel_values"].shape == (3, 32, 32) and sample["conditioning"].shape == (3, 32, 32)
+    assert sample["conditioning"].max() > 0  # the skeleton was drawn
+
+
+def test_synth_folder_gives_captions_from_subject_specs(tmp_path: Path) -> None:
+    config = SynthConfig(subjects=2, motions=("walk",), width=32, height=32, frames=2, seed=5)
+    write_synthetic_dataset(tmp_path, config, progress=False)
+    clips = folder_clips(tmp_path, 32)
+    from toolkit.data.mannequin import MannequinSpec
+
+    assert [clip.caption for clip in clips] == [mannequin_caption(MannequinSpec.sample(s)) for s in (5, 6)]
+    assert MiniDataset(clips)[3]["pixel_values"].shape == (3, 32, 32)
+
+
+def test_step_batches_are_the_same_after_a_resume() -> None:
+    whole = list(StepBatches(50, 4, seed=3, start=0, steps=6))
+    assert list(StepBatches(50, 4, seed=3, start=4, steps=6)) == whole[4:]
+    assert list(StepBatches(50, 4, seed=3, start=0, steps=6, rank=1)) != whole
+
+
+def test_bad_input_gives_one_line_errors(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--output", str(tmp_path / "out"), "--max-train-steps", "1", *TINY_LOOP]
+    cases = [
+        (
+            controlnet_main,
+            ["--base", str(run / "model"), "--data", str(tmp_path / "nope"), *common],
+            "no such data",
+        ),
+        (
+            controlnet_main,
+            ["--base", str(run / "model"), "--layout", "body_99", *TINY_DATA, *common],
+            "body_99",
+        ),
+        (controlnet_main, ["--base", str(tmp_path / "missing"), *TINY_DATA, *common], "no such file"),
+        (base_main, ["--stage", "unet", "--config", "test", *TINY_DATA, *common], "run --stage vae first"),
+        (base_main, ["--stage", "vae", "--config", "huge", *TINY_DATA, *common], "unknown mini config"),
+    ]
+    for main, argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err
+    with pytest.raises(DataError, match="no clip folders"):
+        folder_clips(tmp_path, 32)

@@ -1,0 +1,193 @@
+"""The optimisation loop every mini training stage shares: seeded batches, resumable checkpoints, logs.
+
+A stage gives a model to train, a dataset and a loss; this module runs ``steps`` optimisation steps with
+``accelerate`` (AdamW, constant learning rate after a linear warm-up, gradient clipping), a progress bar,
+a loss log (``open_logger``: TensorBoard or CSV) and checkpoints in the DreamBooth trainer's atomic format
+(:mod:`toolkit.diffusion.dreambooth.checkpoint`), resumed with ``resume="latest"`` or a folder. Batches,
+noise and timesteps of step ``s`` come from generators seeded by ``(seed, s, process)``, so a resumed run
+continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm import tqdm
+
+from ...nn.train_log import open_logger
+from ..dreambooth.checkpoint import (
+    CHECKPOINTS_DIR,
+    CheckpointError,
+    load_checkpoint,
+    read_state,
+    resolve_resume,
+    save_checkpoint,
+)
+from .data import MiniDataset, StepBatches, step_seed
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+# loss(model, batch, generator) -> named losses; the one called "loss" is optimised.
+LossFn = Callable[[torch.nn.Module, dict[str, Any], torch.Generator], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """Settings of one training stage.
+
+    Args:
+        output: The run folder; checkpoints go to ``output/checkpoints/<stage>/``, logs to
+            ``output/logs/<stage>/``.
+        steps: Optimisation steps in all (a resumed run stops at the same total).
+        batch_size: Samples per step and process. Default 16.
+        learning_rate: AdamW learning rate. Default 1e-4.
+        warmup_steps: Linear warm-up of the learning rate. Default 0.
+        max_grad_norm: Gradient clipping. Default 1.
+        seed: Seeds the model's initialisation, batches, noise and timesteps. Default 0.
+        checkpoint_every: Steps between checkpoints (the last step is always saved). Default 500.
+        checkpoints_total_limit: Keep this many newest checkpoints; None keeps all. Default 2.
+        resume: ``"latest"`` (start fresh if there is none) or a checkpoint folder; None starts fresh.
+        logger: ``"auto"``, ``"tensorboard"`` or ``"csv"``. Default ``"auto"``.
+        log_every: Steps between log rows. Default 10.
+        num_workers: Data-loading processes. Default 0 (in the main process).
+        progress: Show a progress bar (main process only). Default True.
+    """
+
+    output: Path
+    steps: int
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    checkpoints_total_limit: int | None = 2
+    resume: str | None = None
+    logger: str = "auto"
+    log_every: int = 10
+    num_workers: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    batch: dict[str, Any] = {"caption": [item["caption"] for item in items]}
+    for key in items[0]:
+        if key != "caption":
+            batch[key] = torch.stack([item[key] for item in items])
+    return batch
+
+
+def train_stage(
+    stage: str,
+    model: torch.nn.Module,
+    dataset: MiniDataset,
+    loss_fn: LossFn,
+    options: LoopOptions,
+    accelerator: Accelerator,
+) -> int:
+    """Train ``model`` (its trainable parameters) for ``options.steps`` steps, resuming when asked.
+
+    Args:
+        stage: Name of the stage (``"vae"``, ``"unet"``, ``"controlnet"``): names its checkpoint and log
+            folders.
+        model: The model to train, already initialised from ``options.seed``; a resumed checkpoint
+            overwrites its weights.
+        dataset: The samples.
+        loss_fn: ``loss_fn(model, batch, generator)`` -> dict of scalar losses; ``"loss"`` is optimised.
+            ``batch`` is on ``accelerator.device``; ``generator`` is a CPU generator seeded for this step.
+        options: The loop's settings.
+        accelerator: The run's ``Accelerator``.
+
+    Returns:
+        The last step done. The trained weights are in ``model`` (unwrapped from ``accelerate``).
+
+    Raises:
+        CheckpointError: the checkpoint to resume from is missing or was trained with another seed.
+    """
+    folder = options.output / CHECKPOINTS_DIR / stage
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=1e-2)
+    warmup = max(1, options.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+
+    start = 0
+    resume = resolve_resume(options.resume, folder)
+    if resume is not None:
+        trained_with = read_state(resume).seed
+        if trained_with != options.seed:
+            raise CheckpointError(
+                f"{resume} was trained with seed {trained_with}; resume with --seed {trained_with}"
+            )
+        state, params = load_checkpoint(resume, accelerator, optimizer=optimizer, scheduler=scheduler)
+        model.load_state_dict(params)
+        start = state.step
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    sampler = StepBatches(
+        len(dataset),
+        options.batch_size,
+        seed=options.seed,
+        start=start,
+        steps=options.steps,
+        rank=accelerator.process_index,
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, num_workers=options.num_workers, collate_fn=_collate
+    )
+    main = accelerator.is_main_process
+    log = open_logger(options.output / "logs" / stage, options.logger, start) if main else None
+    began = time.perf_counter()
+    step = start
+    model.train()
+    bar = tqdm(
+        total=options.steps, initial=start, desc=f"training {stage}", disable=not (options.progress and main)
+    )
+    try:
+        for batch in loader:
+            step += 1
+            batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            generator = torch.Generator().manual_seed(
+                step_seed(options.seed, step, accelerator.process_index, stream=1)
+            )
+            losses = loss_fn(model, batch, generator)
+            accelerator.backward(losses["loss"])
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(trainable, options.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses['loss'].item():.4f}")
+            if log is not None and (step % options.log_every == 0 or step == options.steps):
+                log.write(step, time.perf_counter() - began, {k: v.item() for k, v in losses.items()})
+            if step % options.checkpoint_every == 0 or step == options.steps:
+                unwrapped = accelerator.unwrap_model(model)
+                save_checkpoint(
+                    folder,
+                    step,
+                    accelerator,
+                    seed=options.seed,
+                    params={k: v.detach().contiguous() for k, v in unwrapped.state_dict().items()},
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    write_lora=lambda path, net=unwrapped: net.save_pretrained(path / stage),
+                    total_limit=options.checkpoints_total_limit,
+                )
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+    model.eval()
+    accelerator.unwrap_model(model).eval()
+    return step

@@ -1,0 +1,242 @@
+"""Train the mini text-to-image model in two stages, as Stable Diffusion was: the VAE, then the UNet.
+
+1. ``vae``: ``AutoencoderKL`` on reconstruction (L1) plus a small KL term (weight 1e-6, SD's), then the
+   latent scaling factor (1 / std of the latents, SD's 0.18215 recipe) is measured on training images and
+   stored in its config. Written to ``OUTPUT/vae``.
+2. ``unet``: ``UNet2DConditionModel`` on the epsilon-prediction loss, in the frozen VAE's latents, with a
+   frozen CLIP text encoder (random: captions are short and of a small vocabulary, and freezing it keeps
+   the model's text interface fixed for ControlNets and LoRAs trained later). 10% of captions are dropped
+   to "" so classifier-free guidance works. Written to ``OUTPUT/model`` as a diffusers
+   ``StableDiffusionPipeline`` folder.
+
+The stages are separate rather than joint so that the UNet learns in a latent space that no longer moves.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from ...errors import ToolkitError
+from ...manifest import write_manifest
+from ..tiny import SD_SCHEDULE
+from .config import (
+    MiniConfig,
+    build_noise_scheduler,
+    build_text_encoder,
+    build_tokenizer,
+    build_unet,
+    build_vae,
+)
+from .data import MiniDataset
+from .loop import LoopOptions, train_stage
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+VAE_DIR = "vae"
+MODEL_DIR = "model"
+CONFIG_FILE = "mini_config.json"
+KL_WEIGHT = 1e-6
+CAPTION_DROPOUT = 0.1
+SCALING_BATCHES = 4
+
+
+class MiniTrainingError(ToolkitError):
+    """A stage cannot run with what it was given."""
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    """One stage of a base-model run.
+
+    Args:
+        stage: ``"vae"`` or ``"unet"``.
+        config: The architecture.
+        loop: Steps, batch size, learning rate, seed, checkpoints, logging.
+        vae: For ``"unet"``: the trained VAE folder. Default ``loop.output / "vae"``.
+        caption_dropout: Fraction of captions replaced by "" in the ``"unet"`` stage. Default 0.1.
+        half: Store every model of the exported folder in float16 (SD 1.5 runs in float16 on GPUs, its
+            VAE included); load it with ``torch_dtype=torch.float32`` to run on a CPU. Default True.
+    """
+
+    stage: str
+    config: MiniConfig
+    loop: LoopOptions
+    vae: Path | None = None
+    caption_dropout: float = CAPTION_DROPOUT
+    half: bool = True
+
+
+def _posterior_sample(vae: Any, pixels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
+    posterior = vae.encode(pixels).latent_dist
+    noise = torch.randn(posterior.mean.shape, generator=generator).to(pixels.device, pixels.dtype)
+    return posterior.mean + posterior.std * noise, posterior
+
+
+def vae_loss(vae: Any, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """L1 reconstruction of a posterior sample plus ``KL_WEIGHT`` times the KL to N(0, 1)."""
+    pixels = batch["pixel_values"]  # (B, 3, H, W) in [-1, 1]
+    latents, posterior = _posterior_sample(vae, pixels, generator)
+    reconstruction = vae.decode(latents).sample
+    l1 = F.l1_loss(reconstruction.float(), pixels.float())
+    kl = posterior.kl().mean()  # summed over latent elements, as SD's weight of 1e-6 assumes
+    # SD sums its reconstruction loss over pixels; with a per-pixel mean the KL weight is divided alike.
+    return {"loss": l1 + KL_WEIGHT * kl / pixels[0].numel(), "l1": l1.detach(), "kl": kl.detach()}
+
+
+@torch.no_grad()
+def measure_scaling_factor(vae: Any, dataset: MiniDataset, batches: int, batch_size: int, seed: int) -> float:
+    """1 / std of posterior samples of ``batches`` random batches: the factor that gives the UNet
+    unit-variance latents (SD 1.5's 0.18215 was measured this way)."""
+    generator = torch.Generator().manual_seed(seed)
+    device = next(vae.parameters()).device
+    samples = []
+    for _ in range(batches):
+        indices = torch.randint(len(dataset), (batch_size,), generator=generator).tolist()
+        pixels = torch.stack([dataset[i]["pixel_values"] for i in indices]).to(device)
+        samples.append(_posterior_sample(vae, pixels, generator)[0].float().cpu())
+    return float(1.0 / torch.cat(samples).std())
+
+
+class UNetLoss:
+    """Epsilon-prediction loss of a UNet in the frozen ``vae``'s latents, conditioned on the frozen
+    ``text_encoder``'s embeddings of the (sometimes dropped) captions. A ControlNet stage subclasses it."""
+
+    def __init__(self, vae: Any, text_encoder: Any, tokenizer: Any, caption_dropout: float) -> None:
+        self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
+        self.noise_scheduler = build_noise_scheduler()
+        self.caption_dropout = caption_dropout
+
+    @torch.no_grad()
+    def inputs(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """``(noisy latents, timesteps, text embeddings, noise)`` for a batch."""
+        pixels = batch["pixel_values"]
+        latents = _posterior_sample(self.vae, pixels, generator)[0] * self.vae.config.scaling_factor
+        dropped = torch.rand(len(batch["caption"]), generator=generator) < self.caption_dropout
+        captions = [
+            "" if drop else caption for drop, caption in zip(dropped.tolist(), batch["caption"], strict=True)
+        ]
+        ids = self.tokenizer(
+            captions, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(pixels.device)  # fmt: skip
+        text = self.text_encoder(ids)[0]  # (B, 77, text_width)
+        noise = torch.randn(latents.shape, generator=generator).to(latents.device, latents.dtype)
+        steps = self.noise_scheduler.config.num_train_timesteps
+        timesteps = torch.randint(steps, (len(latents),), generator=generator).to(latents.device)
+        return self.noise_scheduler.add_noise(latents, noise, timesteps), timesteps, text, noise
+
+    def __call__(
+        self, unet: Any, batch: dict[str, Any], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        noisy, timesteps, text, noise = self.inputs(batch, generator)
+        prediction = unet(noisy, timesteps, encoder_hidden_states=text).sample
+        return {"loss": F.mse_loss(prediction.float(), noise.float())}
+
+
+def _seeded_build(seed: int, build: Any, *args: Any) -> Any:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(*args)
+
+
+def train_vae(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
+    """Stage 1: train the VAE, store its latent scaling factor, save it to ``output/vae``; returns it."""
+    vae = _seeded_build(run.loop.seed, build_vae, run.config)
+    train_stage("vae", vae, dataset, vae_loss, run.loop, accelerator)
+    vae = accelerator.unwrap_model(vae)
+    folder = run.loop.output / VAE_DIR
+    if accelerator.is_main_process:
+        scale = measure_scaling_factor(vae, dataset, SCALING_BATCHES, run.loop.batch_size, run.loop.seed)
+        vae.register_to_config(scaling_factor=scale)
+        vae.save_pretrained(folder, safe_serialization=True)
+    accelerator.wait_for_everyone()
+    return folder
+
+
+def load_trained_vae(folder: Path) -> Any:
+    """The stage-1 VAE from ``folder``; a one-line :class:`MiniTrainingError` when it is not there."""
+    from diffusers import AutoencoderKL
+
+    if not (folder / "config.json").is_file():
+        raise MiniTrainingError(
+            f"no trained VAE at {folder}; run --stage vae first with the same --output, or pass --vae DIR"
+        )
+    return AutoencoderKL.from_pretrained(folder)
+
+
+def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
+    """Stage 2: train the UNet on the frozen VAE and text encoder, export the pipeline to
+    ``output/model``; returns that folder."""
+    vae = load_trained_vae(run.vae or run.loop.output / VAE_DIR).to(accelerator.device).requires_grad_(False)
+    tokenizer = build_tokenizer()
+    # Seeded apart from the UNet so that the text encoder, the model's fixed text interface, is the same
+    # random network for every run of a given seed.
+    text_encoder = _seeded_build(run.loop.seed + 1, build_text_encoder, run.config, tokenizer)
+    text_encoder.to(accelerator.device).requires_grad_(False)
+    unet = _seeded_build(run.loop.seed, build_unet, run.config)
+    loss = UNetLoss(vae, text_encoder, tokenizer, run.caption_dropout)
+    train_stage("unet", unet, dataset, loss, run.loop, accelerator)
+    folder = run.loop.output / MODEL_DIR
+    if accelerator.is_main_process:
+        export_pipeline(folder, vae, text_encoder, tokenizer, accelerator.unwrap_model(unet), run)
+    accelerator.wait_for_everyone()
+    return folder
+
+
+def export_pipeline(
+    folder: Path, vae: Any, text_encoder: Any, tokenizer: Any, unet: Any, run: BaseRun
+) -> None:
+    """Save a ``StableDiffusionPipeline`` folder (safetensors, float16 with ``run.half``) and the mini
+    config beside it, as ``mini_config.json``."""
+    from diffusers import StableDiffusionPipeline, UniPCMultistepScheduler
+
+    dtype = torch.float16 if run.half else torch.float32
+    pipe = StableDiffusionPipeline(
+        vae=copy.deepcopy(vae).to("cpu", dtype),
+        text_encoder=copy.deepcopy(text_encoder).to("cpu", dtype),
+        tokenizer=tokenizer,
+        unet=copy.deepcopy(unet).to("cpu", dtype),
+        scheduler=UniPCMultistepScheduler(**SD_SCHEDULE, steps_offset=1),  # SD 1.5 samples steps 1..999
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    (folder / CONFIG_FILE).write_text(json.dumps(run.config.to_dict(), indent=2) + "\n")
+
+
+STAGES = {"vae": train_vae, "unet": train_unet}
+
+
+def train_base(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
+    """Run ``run.stage`` (a key of :data:`STAGES`) and write ``output/manifest.json``; returns the folder
+    the stage wrote (``output/vae`` or ``output/model``)."""
+    if run.stage not in STAGES:
+        raise MiniTrainingError(f"unknown stage {run.stage!r}; choose from {', '.join(STAGES)}")
+    began = time.perf_counter()
+    folder = STAGES[run.stage](run, dataset, accelerator)
+    if accelerator.is_main_process:
+        options = {"stage": run.stage, "config": run.config.to_dict(), "steps": run.loop.steps}
+        options |= {"batch_size": run.loop.batch_size, "learning_rate": run.loop.learning_rate}
+        write_manifest(
+            run.loop.output,
+            seed=run.loop.seed,
+            options=options,
+            timings={run.stage: time.perf_counter() - began},
+            outputs={run.stage: str(folder)},
+        )
+    return folder
+
+
+def with_resolution(config: MiniConfig, resolution: int | None) -> MiniConfig:
+    """``config`` trained at ``resolution`` instead (None keeps it)."""
+    return config if resolution is None else replace(config, resolution=resolution)
