@@ -1,17 +1,20 @@
 """Train (or load) every baseline on a benchmark, evaluate each with the harness, and compare them.
 
-    python scripts/compare_baselines.py -o runs/baselines                       # all entries, trained here
+    python scripts/compare_baselines.py -o runs/baselines                  # DEFAULT_LABELS, trained here
     python scripts/compare_baselines.py -o runs/quick --only copy-source,knn
-    python scripts/compare_baselines.py -o runs/b --checkpoints saved/          # saved/LABEL[/SUBJECT]
+    python scripts/compare_baselines.py -o runs/b --checkpoints saved/     # saved/LABEL[/SUBJECT]
+    python scripts/compare_baselines.py -o runs/ablation --only ablation-pl-stage1,ablation-da,\
+        ablation-future,ablation-stage2,ablation-unpaired                  # Ren et al.'s Table 5 ladder
 
-Each entry of ``ENTRIES`` is a label, a registered method and its settings; the pix2pix entries carry a
-CPU-sized training budget (128 px, ``ngf = ndf = 16``, 600 steps of 8 per subject). For every entry the
-harness (``toolkit.eval.harness.evaluate``) fits the method on each subject's training frames (or loads
-``--checkpoints/LABEL``), renders the held-out clips and scores them into ``OUT/runs/LABEL``. Then
-``scripts/compare.py`` writes the table, the labelled grid video and the bar chart into
-``OUT/comparison/``, and ``OUT/comparison/knn_thresholding.md`` counts the k-NN's index switches and
-measures its flicker with and without frame thresholding, on the held-out poses as they are and with
-detector-like noise.
+Each entry of ``ENTRIES`` is a label, a registered method and its settings; every registered method has
+one, and the GAN entries carry a CPU-sized budget (``*_ON_CPU``: reduced widths and step counts). For every
+entry the harness (``toolkit.eval.harness.evaluate``) fits the method on each subject's training frames
+(or loads ``--checkpoints/LABEL``), renders the held-out clips and scores them into ``OUT/runs/LABEL``
+(a finished run with the same settings is reused). Then ``scripts/compare.py`` writes the table, the
+labelled grid video and the bar chart into ``OUT/comparison/``; ``OUT/comparison/settings.md`` lists each
+entry's settings and fitting seconds; and, when ``knn`` is among the entries,
+``OUT/comparison/knn_thresholding.md`` counts the k-NN's index switches and measures its flicker with and
+without frame thresholding, on the held-out poses as they are and with detector-like noise.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from baselines.knn import KnnRetrieval
+from baselines.two_stage import ABLATIONS
 from toolkit.atomic import write_text_atomic
 from toolkit.errors import ToolkitError
 from toolkit.eval.benchmarks import Benchmark, load_benchmark
@@ -35,6 +39,7 @@ from toolkit.eval.metrics import Flicker, MetricInputs
 from toolkit.pose.match import count_switches
 from toolkit.pose.sequence import PoseSequence
 
+# CPU budgets: each fits the three subjects of synthetic-small in about 4 to 12 minutes on one thread.
 PIX2PIX_ON_CPU: dict[str, Any] = {
     "size": 128,
     "base_channels": 16,
@@ -42,16 +47,65 @@ PIX2PIX_ON_CPU: dict[str, Any] = {
     "steps": 600,
     "batch_size": 8,
 }
+# Perceptual term off: it needs ImageNet VGG19 weights, which are not shipped.
+PATN_ON_CPU: dict[str, Any] = {
+    "height": 128,
+    "width": 128,
+    "base_channels": 16,
+    "disc_channels": 16,
+    "perceptual_weight": 0.0,
+    "steps": 150,
+    "batch_size": 4,
+}
+# The full model (all of ABLATIONS["+unpaired"]'s switches, the default), L1 reconstruction (no VGG19).
+TWO_STAGE_ON_CPU: dict[str, Any] = {
+    "size": 128,
+    "base_channels": 16,
+    "blocks": 4,
+    "disc_channels": 16,
+    "disc_scales": 1,
+    "stage1_steps": 100,
+    "stage2_steps": 50,
+    "batch_size": 2,
+}
+POSEWARP_ON_CPU: dict[str, Any] = {
+    "size": 128,
+    "width": 32,
+    "disc_width": 16,
+    "steps": 300,
+    "batch_size": 4,
+}
+# Ren et al.'s ablation ladder (Table 5) at a smaller budget still: 64 px networks.
+TWO_STAGE_ABLATION_ON_CPU: dict[str, Any] = {
+    **TWO_STAGE_ON_CPU,
+    "size": 64,
+    "stage1_steps": 200,
+    "stage2_steps": 100,
+}
 
-# label -> (method, settings)
+# label -> (method, settings); every registered method has at least one entry.
 ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {
     "copy-source": ("copy-source", {}),
+    "ground-truth": ("ground-truth", {}),
     "knn": ("knn", {}),
     "knn-lam0": ("knn", {"lam": 0.0}),
     "knn-flow": ("knn", {"smoothing": "flow"}),
     "pix2pix-pose2pics": ("pix2pix-pose2pics", PIX2PIX_ON_CPU),
     "pix2pix-pics2pics": ("pix2pix-pics2pics", PIX2PIX_ON_CPU),
+    "patn": ("patn", PATN_ON_CPU),
+    "two-stage": ("two-stage", TWO_STAGE_ON_CPU),
+    "posewarp": ("posewarp", POSEWARP_ON_CPU),
+    "posewarp-upper": ("posewarp-upper", POSEWARP_ON_CPU),
+} | {
+    f"ablation-{rung.lstrip('+')}": ("two-stage", {**TWO_STAGE_ABLATION_ON_CPU, **switches})
+    for rung, switches in ABLATIONS.items()
 }
+
+# What runs without --only: the baselines table (the reference ground truth and the ablation stay out).
+DEFAULT_LABELS = (
+    "copy-source", "knn", "knn-lam0", "knn-flow", "pix2pix-pose2pics", "pix2pix-pics2pics", "patn",
+    "two-stage", "posewarp",
+)  # fmt: skip
 
 METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid", "flicker", "warp_error")
 
@@ -136,6 +190,19 @@ def knn_slow_motion_table(
     return "\n".join(lines)
 
 
+def write_settings(labels: list[str], runs: list[Path], path: Path) -> Path:
+    """Write ``path``: a markdown table of each label's method, settings and fitting seconds (all subjects,
+    as the run's ``metrics.json`` records them; 0 when the run was loaded or resumed). Returns ``path``."""
+    lines = ["| label | method | settings | fit seconds |", "|---|---|---|---|"]
+    for label, run in zip(labels, runs, strict=True):
+        method, settings = ENTRIES[label]
+        shown = ", ".join(f"`{key} = {value}`" for key, value in settings.items()) or "defaults"
+        fit = read_run(run)["cost"]["fit_seconds"]
+        lines.append(f"| {label} | `{method}` | {shown} | {fit:.0f} |")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,12 +212,15 @@ def main() -> int:
         "--benchmark", default="synthetic-small", help="benchmark name (default synthetic-small)"
     )
     parser.add_argument("--data-root", type=Path, help="the benchmark's data folder (default: its cache)")
-    parser.add_argument("--only", help=f"comma-separated labels (default all: {', '.join(ENTRIES)})")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated labels among {', '.join(ENTRIES)} (default {', '.join(DEFAULT_LABELS)})",
+    )
     parser.add_argument("--checkpoints", type=Path, help="folder of saved methods, one subfolder per label")
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     args = parser.parse_args()
-    labels = list(ENTRIES) if args.only is None else [label.strip() for label in args.only.split(",")]
+    labels = list(DEFAULT_LABELS) if args.only is None else [label.strip() for label in args.only.split(",")]
     unknown = [label for label in labels if label not in ENTRIES]
     if unknown:
         print(
@@ -176,12 +246,14 @@ def main() -> int:
             print(f"{label}: {time.perf_counter() - started:.0f} s, of which fitting {fit:.0f} s")
             runs.append(result.out)
         written = _compare_module().compare(runs, args.out / "comparison")
-        held_out, slow = knn_thresholding_table(benchmark), knn_slow_motion_table(benchmark)
-        text = (
-            f"# k-NN frame thresholding\n\n## Held-out clips\n\n{held_out}\n\n"
-            f"## The first training clip at 1/4 speed with 1.5 px pose noise\n\n{slow}\n"
-        )
-        write_text_atomic(args.out / "comparison" / "knn_thresholding.md", text)
+        written.append(write_settings(labels, runs, args.out / "comparison" / "settings.md"))
+        if "knn" in labels:
+            held_out, slow = knn_thresholding_table(benchmark), knn_slow_motion_table(benchmark)
+            text = (
+                f"# k-NN frame thresholding\n\n## Held-out clips\n\n{held_out}\n\n"
+                f"## The first training clip at 1/4 speed with 1.5 px pose noise\n\n{slow}\n"
+            )
+            write_text_atomic(args.out / "comparison" / "knn_thresholding.md", text)
     except (ToolkitError, ValueError) as err:
         print(f"compare_baselines: error: {err}", file=sys.stderr)
         return 2
