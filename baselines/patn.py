@@ -48,7 +48,7 @@ from toolkit.data.datasets import Letterbox, image_to_tensor, tensor_to_images
 from toolkit.data.media import grid
 from toolkit.errors import ToolkitError
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, read_method, write_method
+from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.resnet import ResnetBlock, conv_branch, resnet_decoder, resnet_encoder
@@ -524,7 +524,7 @@ class Patn:
 
     def save(self, directory: Path) -> None:
         """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = {f"generator.{k}": v for k, v in self._generator().state_dict().items()}
+        state = module_states({"generator": self._generator()})
         write_method(directory, self.name, self.config, state)
 
     @classmethod
@@ -532,7 +532,7 @@ class Patn:
         record, tensors = read_method(directory, cls.name)
         method = cls(record["config"])
         generator = build_generator(method.config)
-        generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()})
+        generator.load_state_dict(module_state(tensors, "generator"))
         method.generator = generator.eval()
         return method
 

@@ -53,7 +53,7 @@ from toolkit.data.media import grid
 from toolkit.errors import ToolkitError
 from toolkit.nn.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, read_method, write_method
+from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
@@ -409,7 +409,7 @@ class _Pix2Pix(ABC):
 
     def save(self, directory: Path) -> None:
         """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = {f"generator.{k}": v for k, v in self._generator().state_dict().items()}
+        state = module_states({"generator": self._generator()})
         write_method(directory, self.name, self.config, state, extra={"input_channels": self.input_channels})
 
     @classmethod
@@ -417,7 +417,7 @@ class _Pix2Pix(ABC):
         record, tensors = read_method(directory, cls.name)
         method = cls(record["config"])
         generator = method.build_generator()
-        generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()})
+        generator.load_state_dict(module_state(tensors, "generator"))
         method.generator = generator.eval()
         return method
 

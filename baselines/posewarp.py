@@ -42,7 +42,7 @@ from toolkit.data.datasets import Letterbox, image_to_tensor, letterbox_frames, 
 from toolkit.data.media import grid
 from toolkit.errors import ToolkitError
 from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
-from toolkit.nn.io import config_from_dict, read_method, write_method
+from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
 from toolkit.nn.losses import PerceptualWeightsError, gan_loss
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
 from toolkit.nn.warp import LimbPoints, limb_transforms, warp_layers
@@ -803,7 +803,7 @@ class _Posewarp:
 
     def save(self, directory: Path) -> None:
         """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = {f"generator.{k}": v for k, v in self._generator().state_dict().items()}
+        state = module_states({"generator": self._generator()})
         write_method(directory, self.name, self.config, state)
 
     @classmethod
@@ -811,7 +811,7 @@ class _Posewarp:
         record, tensors = read_method(directory, cls.name)
         method = cls(record["config"])
         generator = method.build_generator()
-        generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()})
+        generator.load_state_dict(module_state(tensors, "generator"))
         method.generator = generator.eval()
         return method
 

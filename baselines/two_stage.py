@@ -53,7 +53,7 @@ from toolkit.data.datasets import (
 from toolkit.data.media import grid
 from toolkit.errors import ToolkitError
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, read_method, write_method
+from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, feature_matching_loss, logits
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
@@ -588,7 +588,7 @@ class TwoStage:
     def save(self, directory: Path) -> None:
         """Write the generators (``model.safetensors``, keys ``g1.*`` and ``g2.*``) and ``config.json``."""
         self._generator("g1")
-        state = {f"{n}.{k}": v for n, g in self.generators.items() for k, v in g.state_dict().items()}
+        state = module_states(self.generators)
         write_method(directory, self.name, self.config, state, extra={"generators": sorted(self.generators)})
 
     @classmethod
@@ -597,8 +597,6 @@ class TwoStage:
         method = cls(record["config"])
         for name in record.get("generators", ["g1"]):
             generator = method.build_generator(int(name[1:]))
-            generator.load_state_dict(
-                {k.removeprefix(f"{name}."): v for k, v in tensors.items() if k.startswith(f"{name}.")}
-            )
+            generator.load_state_dict(module_state(tensors, name))
             method.generators[name] = generator.eval()
         return method

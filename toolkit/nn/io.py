@@ -107,6 +107,21 @@ def read_method(directory: str | Path, method: str, *, weights: bool = True) -> 
         raise CheckpointError(f"{directory / WEIGHTS_NAME}: cannot read the weights ({err})") from None
 
 
+def module_states(modules: Mapping[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """One flat tensor dict for several networks saved in one file: ``{"<name>.<key>": tensor}``."""
+    return {
+        f"{name}.{key}": value
+        for name, module in modules.items()
+        for key, value in module.state_dict().items()
+    }
+
+
+def module_state(tensors: Mapping[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The state dict of network ``name`` from a :func:`module_states` dict (prefix removed)."""
+    prefix = f"{name}."
+    return {key.removeprefix(prefix): value for key, value in tensors.items() if key.startswith(prefix)}
+
+
 def saved_method_name(directory: str | Path) -> str | None:
     """The method named in ``directory/config.json``, or None when there is no readable one."""
     try:
