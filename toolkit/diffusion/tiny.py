@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .subjects import LORA_FILE
-from .tokenizer import EOS, MAX_LENGTH, VOCAB_SIZE, clip_tokenizer
+from .tokenizer import clip_text_encoder, clip_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import ControlNetModel, StableDiffusionControlNetPipeline, UNet2DConditionModel
@@ -115,7 +115,6 @@ def tiny_components(seed: int = 0, config: TinyConfig = TinyConfig()) -> dict[st
     ``tokenizer``, ``unet``, ``scheduler`` (UniPC on SD's noise schedule), ``safety_checker=None`` and
     ``feature_extractor=None``, as ``StableDiffusionControlNetPipeline`` takes them."""
     from diffusers import AutoencoderKL, UniPCMultistepScheduler
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = clip_tokenizer()
     with _seeded(seed + 2):
@@ -128,18 +127,12 @@ def tiny_components(seed: int = 0, config: TinyConfig = TinyConfig()) -> dict[st
             sample_size=64,
         )
     with _seeded(seed + 3):
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=VOCAB_SIZE,
-                hidden_size=config.cross_attention_dim,
-                intermediate_size=2 * config.cross_attention_dim,
-                num_hidden_layers=config.text_layers,
-                num_attention_heads=config.text_heads,
-                max_position_embeddings=MAX_LENGTH,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.convert_tokens_to_ids(EOS),
-                pad_token_id=tokenizer.pad_token_id,
-            )
+        text_encoder = clip_text_encoder(
+            tokenizer,
+            width=config.cross_attention_dim,
+            intermediate=2 * config.cross_attention_dim,
+            layers=config.text_layers,
+            heads=config.text_heads,
         )
     return {
         "vae": vae,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import ToolkitError
 
 if TYPE_CHECKING:
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SIZE = 49408
@@ -68,3 +68,26 @@ def clip_tokenizer() -> CLIPTokenizer:
 
     vocab, merges = _vocabulary()
     return CLIPTokenizer(vocab=dict(vocab), merges=list(merges), model_max_length=MAX_LENGTH)
+
+
+def clip_text_encoder(
+    tokenizer: CLIPTokenizer, *, width: int, intermediate: int, layers: int, heads: int
+) -> CLIPTextModel:
+    """A randomly initialised ``CLIPTextModel`` over the whole CLIP vocabulary of ``tokenizer`` (from
+    :func:`clip_tokenizer`), with 77 positions and the tokenizer's special ids: SD's text encoder, at the
+    size given (``width`` hidden channels, ``intermediate`` MLP channels, ``layers`` x ``heads``)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=VOCAB_SIZE,
+            hidden_size=width,
+            intermediate_size=intermediate,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            max_position_embeddings=MAX_LENGTH,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.convert_tokens_to_ids(EOS),
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )

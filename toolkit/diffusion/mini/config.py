@@ -14,7 +14,7 @@ import torch
 
 from ...errors import ToolkitError
 from ..tiny import SD_SCHEDULE
-from ..tokenizer import EOS, MAX_LENGTH, VOCAB_SIZE, clip_tokenizer
+from ..tokenizer import clip_text_encoder, clip_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
@@ -145,20 +145,12 @@ def build_unet(config: MiniConfig) -> UNet2DConditionModel:
 
 def build_text_encoder(config: MiniConfig, tokenizer: CLIPTokenizer) -> CLIPTextModel:
     """A randomly initialised ``CLIPTextModel`` over the full CLIP vocabulary of ``tokenizer``."""
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    return CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=VOCAB_SIZE,
-            hidden_size=config.text_width,
-            intermediate_size=4 * config.text_width,
-            num_hidden_layers=config.text_layers,
-            num_attention_heads=config.text_heads,
-            max_position_embeddings=MAX_LENGTH,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.convert_tokens_to_ids(EOS),
-            pad_token_id=tokenizer.pad_token_id,
-        )
+    return clip_text_encoder(
+        tokenizer,
+        width=config.text_width,
+        intermediate=4 * config.text_width,
+        layers=config.text_layers,
+        heads=config.text_heads,
     )
 
 
