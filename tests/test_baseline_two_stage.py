@@ -3,7 +3,6 @@ discriminators' shapes, a fit through both stages with G1 frozen in the second, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -36,14 +35,7 @@ TINY = {
 OPTIONS = {"batch_size": 2, "progress": False}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # The networks here are tiny: with a second thread, hand-offs cost more than they save, and on a
-    # busy machine they make a step ten times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

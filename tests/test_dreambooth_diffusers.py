@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from toolkit.data.mannequin import MannequinSpec, render_sequence
 from toolkit.data.media import write_image
@@ -53,12 +52,7 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_plain_diffusers_loads_the_lora_and_the_kohya_export(tmp_path):

@@ -19,13 +19,7 @@ FRAMES = 6
 PROMPT = ["--prompt", "a photo of sks person", "--negative-prompt", "blurry"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny models are too small to gain from threads, and a shared machine makes OpenMP spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ ControlNet (OpenPose and upper_body_7 skeletons), data folders and one-line erro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,7 @@ TINY_DATA = ["--subjects", "2", "--motions", "walk", "--frames", "4"]
 TINY_LOOP = ["--train-batch-size", "2", "--checkpointing-steps", "1", "--report-to", "csv", "--no-progress"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # The networks here are tiny: a second thread costs more in hand-offs than it saves.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _base(output: Path, stage: str, steps: int, *extra: str) -> int:
