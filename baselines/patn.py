@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,9 +45,8 @@ from torch.utils.data import Dataset
 
 from toolkit.data.datasets import Letterbox, image_to_tensor, tensor_to_images
 from toolkit.data.media import grid
-from toolkit.errors import ToolkitError
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
+from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.resnet import ResnetBlock, conv_branch, resnet_decoder, resnet_encoder
@@ -58,6 +56,7 @@ from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import BODY_18
 
 from . import SubjectFrames, register_baseline
+from ._generator import OneGenerator
 
 JOINTS = BODY_18.num_joints
 DOWNSAMPLINGS = 2
@@ -353,7 +352,7 @@ class SourceTargetPairs(Dataset):
 
 
 @register_baseline("patn")
-class Patn:
+class Patn(OneGenerator[PatnGenerator]):
     """PATN: renders the person of a source image in target poses.
 
     Args:
@@ -372,6 +371,10 @@ class Patn:
         self._perceptual: VGGPerceptualLoss | None = None
 
     # -- training
+
+    def build_generator(self) -> PatnGenerator:
+        """A freshly initialised generator for ``self.config`` (the module's :func:`build_generator`)."""
+        return build_generator(self.config)
 
     def fit(
         self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
@@ -514,27 +517,6 @@ class Patn:
         poses = torch.cat([source_map.expand(count, -1, -1, -1), target_maps], 1)
         frames = tensor_to_images(self.generate(source, poses))
         return np.stack([target_box.undo(frame) for frame in frames])
-
-    def _generator(self) -> PatnGenerator:
-        if self.generator is None:
-            raise ToolkitError(f"{self.name} has no trained generator: call fit(), or load() a saved one")
-        return self.generator
-
-    # -- files
-
-    def save(self, directory: Path) -> None:
-        """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = module_states({"generator": self._generator()})
-        write_method(directory, self.name, self.config, state)
-
-    @classmethod
-    def load(cls, directory: Path) -> Patn:
-        record, tensors = read_method(directory, cls.name)
-        method = cls(record["config"])
-        generator = build_generator(method.config)
-        generator.load_state_dict(module_state(tensors, "generator"))
-        method.generator = generator.eval()
-        return method
 
 
 def _parse(values: Mapping[str, Any] | None) -> PatnConfig:

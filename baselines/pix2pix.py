@@ -29,7 +29,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,10 +49,9 @@ from toolkit.data.datasets import (
     tensor_to_images,
 )
 from toolkit.data.media import grid
-from toolkit.errors import ToolkitError
 from toolkit.nn.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
+from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
@@ -62,6 +60,7 @@ from toolkit.pose.match import FEATURES, nearest
 from toolkit.pose.sequence import PoseSequence
 
 from . import SubjectFrames, register_baseline
+from ._generator import OneGenerator
 
 # pix2pix's U-Net for each image size: the depth that brings it to 1x1 at the bottleneck.
 GENERATORS: dict[int, str] = {64: "unet_64", 128: "unet_128", 256: "unet_256"}
@@ -255,7 +254,7 @@ class Driver:
 # ---- the methods --------------------------------------------------------------------------------------
 
 
-class _Pix2Pix(ABC):
+class _Pix2Pix(OneGenerator[UNetGenerator], ABC):
     """What pose2pics and pics2pics share; they differ in their input and in what they learn from."""
 
     name: ClassVar[str]
@@ -400,26 +399,8 @@ class _Pix2Pix(ABC):
     def _render(self, inputs: torch.Tensor, box: Letterbox) -> np.ndarray:
         return np.stack([box.undo(frame) for frame in tensor_to_images(self.generate(inputs))])
 
-    def _generator(self) -> UNetGenerator:
-        if self.generator is None:
-            raise ToolkitError(f"{self.name} has no trained generator: call fit(), or load() a saved one")
-        return self.generator
-
-    # -- files
-
-    def save(self, directory: Path) -> None:
-        """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = module_states({"generator": self._generator()})
-        write_method(directory, self.name, self.config, state, extra={"input_channels": self.input_channels})
-
-    @classmethod
-    def load(cls, directory: Path) -> _Pix2Pix:
-        record, tensors = read_method(directory, cls.name)
-        method = cls(record["config"])
-        generator = method.build_generator()
-        generator.load_state_dict(module_state(tensors, "generator"))
-        method.generator = generator.eval()
-        return method
+    def saved_extra(self) -> dict[str, Any]:
+        return {"input_channels": self.input_channels}
 
 
 def _visible(inputs: torch.Tensor) -> np.ndarray:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -40,9 +39,8 @@ from torch.utils.data import Dataset
 
 from toolkit.data.datasets import Letterbox, image_to_tensor, letterbox_frames, tensor_to_images
 from toolkit.data.media import grid
-from toolkit.errors import ToolkitError
 from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
-from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
+from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import PerceptualWeightsError, gan_loss
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
 from toolkit.nn.warp import LimbPoints, limb_transforms, warp_layers
@@ -51,6 +49,7 @@ from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import MPII_14, UPPER_BODY_7
 
 from . import SubjectFrames, register_baseline
+from ._generator import OneGenerator
 
 # Each layout's limbs as warp point sets, in the channel order of ``posewarp_limb_masks``.
 WARP_LIMBS: dict[str, tuple[LimbPoints, ...]] = {
@@ -599,7 +598,7 @@ class PosewarpDiscriminator(nn.Module):
 # ---- the methods --------------------------------------------------------------------------------------
 
 
-class _Posewarp:
+class _Posewarp(OneGenerator[PosewarpGenerator]):
     """What ``posewarp`` and ``posewarp-upper`` share; they differ in their default ``layout``."""
 
     name: ClassVar[str]
@@ -793,27 +792,6 @@ class _Posewarp:
                 )
                 frames.extend(tensor_to_images(generator(inputs).image))
         return np.stack([target_box.undo(frame) for frame in frames])
-
-    def _generator(self) -> PosewarpGenerator:
-        if self.generator is None:
-            raise ToolkitError(f"{self.name} has no trained generator: call fit(), or load() a saved one")
-        return self.generator
-
-    # -- files
-
-    def save(self, directory: Path) -> None:
-        """Write the generator (``model.safetensors``, keys ``generator.*``) and ``config.json``."""
-        state = module_states({"generator": self._generator()})
-        write_method(directory, self.name, self.config, state)
-
-    @classmethod
-    def load(cls, directory: Path) -> _Posewarp:
-        record, tensors = read_method(directory, cls.name)
-        method = cls(record["config"])
-        generator = method.build_generator()
-        generator.load_state_dict(module_state(tensors, "generator"))
-        method.generator = generator.eval()
-        return method
 
 
 def _inputs(batch: dict[str, torch.Tensor]) -> PosewarpInputs:
