@@ -102,6 +102,19 @@ def test_same_seed_gives_identical_frames(walk, first, tmp_path):
     np.testing.assert_array_equal(frames(tmp_path / "again"), frames(first))
 
 
+def test_a_frames_only_run_writes_the_same_frames_and_no_videos(walk, first, tmp_path):
+    from toolkit.diffusion.job import GenerateRequest, run_generate
+
+    request = GenerateRequest(
+        poses=walk, out=tmp_path / "quiet", base="tiny", prompt=PROMPT[1], negative_prompt=PROMPT[3],
+        size=(64, 64), steps=2, batch=3, videos=False, progress=False,
+    )  # fmt: skip
+    run_generate(request)
+    np.testing.assert_array_equal(frames(tmp_path / "quiet"), frames(first))
+    assert not any((tmp_path / "quiet" / name).exists() for name in ("video.mp4", "video.gif"))
+    assert manifest(tmp_path / "quiet")["outputs"]["files"] == ["frames/", "controls/"]
+
+
 def test_cross_frame_attention_is_active_and_leaves_the_anchor(walk, first, tmp_path):
     assert generate(walk, tmp_path / "shared", *PROMPT, "--consistency", "shared-noise") == 0
     shared, cross = frames(tmp_path / "shared").astype(int), frames(first).astype(int)

@@ -85,7 +85,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     models.add_argument(
         "--base",
         default=None,
-        help=f"base model: hub id, diffusers folder, .safetensors file, or 'tiny' (random weights, "
+        help=f"base model: hub id, diffusers folder, .safetensors file, 'mini' (the small packaged "
+        "model trained on mannequins) or 'tiny' (random weights, "
         f"for testing) (default: the subject's, else {DEFAULT_BASE})",
     )
     models.add_argument(
@@ -98,7 +99,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         action="append",
         default=None,
         help="ControlNet, as --base; repeat for several (each gets the skeleton images) "
-        f"(default: the subject's, 'tiny' with --base tiny, else {DEFAULT_CONTROLNET})",
+        f"(default: the subject's, the same name with --base tiny or mini, else {DEFAULT_CONTROLNET})",
     )
     models.add_argument(
         "--lora-scale",
@@ -141,8 +142,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     sampling.add_argument(
         "--size",
         type=canvas_size,
-        default=(512, 512),
-        help="output WxH, multiples of 8; poses are fitted with their aspect kept (default 512x512)",
+        default=None,
+        help="output WxH, multiples of 8; poses are fitted with their aspect kept (default: the base "
+        "model's own: 512x512 for SD 1.5, 128x128 for mini)",
     )
     sampling.add_argument(
         "--batch", type=positive_int, default=4, help="new frames per pipeline call (default 4)"

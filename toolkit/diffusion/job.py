@@ -26,7 +26,16 @@ from ..pose.io import load_poses
 from .consistency import DEFAULT_CONSISTENCY
 from .controls import control_images, prepare_poses
 from .generate import GenerationSettings, encode_prompts, frame_path, generate_frames
-from .loading import LoraWeights, file_sha256, load_loras, load_pipeline, lora_file, resolve_source
+from .loading import (
+    MINI,
+    LoraWeights,
+    file_sha256,
+    load_loras,
+    load_pipeline,
+    lora_file,
+    native_size,
+    resolve_source,
+)
 from .outputs import FRAMES_DIR, prepare_out, read_frames, write_controls, write_videos
 from .prompts import Prompts, resolve_prompts
 from .schedulers import DEFAULT_SCHEDULER, scheduler_spec, set_scheduler
@@ -54,11 +63,12 @@ class GenerateRequest:
         negative_prompt: Literal negative prompt.
         base: Base model spec; default the subject's, else SD 1.5.
         base_config: Diffusers config for a single-file base.
-        controlnets: ControlNet specs; default the subject's, else ``tiny`` for a tiny base, else the SD 1.5
-            OpenPose ControlNet.
+        controlnets: ControlNet specs; default the subject's, else ``tiny`` or ``mini`` for that base,
+            else the SD 1.5 OpenPose ControlNet.
         lcm_lora: An LCM-LoRA to fuse (file, folder or hub id); selects the ``lcm`` sampler by default.
         lora_scale: Strength of the subject's LoRA; 0 renders the base model. Default 1.
-        size: Output ``(width, height)``, multiples of 8. Default 512 x 512.
+        size: Output ``(width, height)``, multiples of 8. Default: the base model's own (512 x 512 for
+            SD 1.5, 128 x 128 for ``mini``).
         fps: Video frame rate; default the pose file's.
         retarget: Retarget poses to the subject's body proportions; default: when the subject has them.
         scheduler: Sampler name; default ``lcm`` with an LCM-LoRA, else ``unipc``.
@@ -67,6 +77,8 @@ class GenerateRequest:
         seed, batch, controlnet_scale, consistency: As in :class:`~.generate.GenerationSettings`.
         speed: Device, dtype and speed knobs.
         overwrite: Replace frames of earlier runs instead of resuming.
+        videos: Write ``video.mp4``, ``video.gif`` and ``contact_sheet.png`` (False: frames only, for
+            callers that read the frames back). Default True.
         progress: Show a progress bar.
     """
 
@@ -82,7 +94,7 @@ class GenerateRequest:
     controlnets: tuple[str, ...] = ()
     lcm_lora: str | None = None
     lora_scale: float = 1.0
-    size: tuple[int, int] = (512, 512)
+    size: tuple[int, int] | None = None
     fps: float | None = None
     retarget: bool | None = None
     scheduler: str | None = None
@@ -94,6 +106,7 @@ class GenerateRequest:
     consistency: str = DEFAULT_CONSISTENCY
     speed: SpeedOptions = field(default_factory=SpeedOptions)
     overwrite: bool = False
+    videos: bool = True
     progress: bool = True
 
 
@@ -137,13 +150,13 @@ def _proportions(request: GenerateRequest, subject: Subject | None) -> BodyPropo
 
 
 def _models(request: GenerateRequest, subject: Subject | None) -> tuple[str, tuple[str, ...]]:
-    """Base and ControlNet specs: explicit ones, else the subject's, else the defaults (``tiny`` for both
-    when the base is ``tiny``)."""
+    """Base and ControlNet specs: explicit ones, else the subject's, else the defaults (the same name for
+    both when the base is ``tiny`` or ``mini``)."""
     base = request.base or (subject.base if subject else DEFAULT_BASE)
     if request.controlnets:
         return base, request.controlnets
-    if base == TINY:
-        return base, (TINY,)
+    if base in (TINY, MINI):
+        return base, (base,)
     return base, subject.controlnets if subject and not request.base else (DEFAULT_CONTROLNET,)
 
 
@@ -199,14 +212,14 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     """
     subject, subject_folder = _subject(request)
     proportions = _proportions(request, subject)
-    poses = prepare_poses(load_poses(request.poses), *request.size, proportions)
+    base, controlnets = _models(request, subject)
+    resolve_source(base, "base model", "--base")
+    poses = prepare_poses(load_poses(request.poses), *(request.size or native_size(base)), proportions)
     prompts = resolve_prompts(
         subject=subject, template=request.template, prompt=request.prompt, negative=request.negative_prompt
     )
-    base, controlnets = _models(request, subject)
-    resolve_source(base, "base model", "--base")
     for spec in controlnets:
-        resolve_source(spec, "ControlNet", "--controlnet")
+        resolve_source(spec, "ControlNet", "--controlnet", part="controlnet")
     loras = []
     if subject is not None and subject_folder is not None:
         loras.append(LoraWeights(subject.lora_path(subject_folder), request.lora_scale, "subject"))
@@ -319,9 +332,9 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
         timings["per_frame"] = stats.seconds / max(len(stats.generated), 1)
         generated, calls, call_size = stats.generated, stats.calls, stats.call_size
 
-    # 5. Videos, contact sheet, manifest.
+    # 5. Videos and contact sheet (unless not wanted), manifest.
     t = time.perf_counter()
-    files = write_videos(out, plan.controls, read_frames(out, count), plan.fps)
+    files = write_videos(out, plan.controls, read_frames(out, count), plan.fps) if request.videos else []
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     path = manifest(

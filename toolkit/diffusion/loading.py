@@ -1,8 +1,9 @@
 """Assembling the pipeline: base model + ControlNet(s) + LoRA(s), from hub ids, local folders or files.
 
 Every model is named by a *spec*: a Hugging Face hub id (``owner/name``), a local diffusers folder, a
-single ``.safetensors``/``.ckpt`` checkpoint (loaded with ``from_single_file``), or ``tiny`` for the
-random-weight test pipeline of :mod:`toolkit.diffusion.tiny`. Hub ids are looked up in the local cache
+single ``.safetensors``/``.ckpt`` checkpoint (loaded with ``from_single_file``), ``mini`` for the small
+model trained on mannequins that ships inside the package (:mod:`toolkit.diffusion.mini`), or ``tiny`` for
+the random-weight test pipeline of :mod:`toolkit.diffusion.tiny`. Hub ids are looked up in the local cache
 first, so nothing touches the network when the model is already there (or when ``HF_HUB_OFFLINE=1``).
 Whatever goes wrong while loading becomes one :class:`ModelLoadError` line that says what to pass.
 """
@@ -10,6 +11,7 @@ Whatever goes wrong while loading becomes one :class:`ModelLoadError` line that 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +30,12 @@ if TYPE_CHECKING:
     from diffusers import ControlNetModel, StableDiffusionControlNetPipeline
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-MODEL_FORMS = "a hub id (owner/name), a local diffusers folder, a .safetensors/.ckpt file or 'tiny'"
+MODEL_FORMS = "a hub id (owner/name), a local diffusers folder, a .safetensors/.ckpt file, 'mini' or 'tiny'"
+SD_SIZE = (512, 512)
+MINI = "mini"
+# The packaged mini model: a StableDiffusionPipeline folder and an OpenPose ControlNet folder.
+MINI_WEIGHTS = Path(__file__).parent / "mini" / "weights"
+MINI_PARTS = {"base": "model", "controlnet": "controlnet"}
 LORA_FORMS = "a .safetensors file written by save_lora_weights for this base model, its folder, or a hub id"
 _T = TypeVar("_T")
 
@@ -44,22 +51,49 @@ class ModelSource:
     Args:
         spec: What the user passed.
         kind: ``"tiny"``, ``"folder"`` (diffusers layout), ``"file"`` (single checkpoint) or ``"hub"``.
+        folder: Where a packaged model (``mini``) lives; None for the others.
     """
 
     spec: str
     kind: str
+    folder: Path | None = None
 
     @property
     def path(self) -> Path:
-        return Path(self.spec).expanduser()
+        return self.folder or Path(self.spec).expanduser()
 
 
-def resolve_source(spec: str, what: str, flag: str, forms: str | None = None) -> ModelSource:
+def mini_folder(part: str) -> Path:
+    """The packaged mini model's ``part`` (``"base"`` or ``"controlnet"``) folder; a one-line
+    :class:`ModelLoadError` when this install lacks it."""
+    folder = MINI_WEIGHTS / MINI_PARTS[part]
+    if not (folder / "model_index.json").is_file() and not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"the mini model's {part} is not installed at {folder}; reinstall the toolkit from a full "
+            "clone of its repository, or train the model as docs/mini-model.md says"
+        )
+    return folder
+
+
+def native_size(spec: str) -> tuple[int, int]:
+    """The ``(width, height)`` a base model was trained at: the packaged mini model's resolution (from its
+    ``mini_config.json``), else 512 x 512 (Stable Diffusion 1.x)."""
+    if spec == MINI:
+        config = json.loads((mini_folder("base") / "mini_config.json").read_text())
+        return config["resolution"], config["resolution"]
+    return SD_SIZE
+
+
+def resolve_source(
+    spec: str, what: str, flag: str, forms: str | None = None, *, part: str = "base"
+) -> ModelSource:
     """Classify ``spec``; a path-like spec that does not exist raises :class:`ModelLoadError` at once
     (rather than being sent to the hub), saying what ``flag`` accepts (``forms``, default the model
-    forms)."""
+    forms). ``part`` (``"base"`` or ``"controlnet"``) picks which packaged folder ``mini`` means."""
     if spec == TINY:
         return ModelSource(spec, "tiny")
+    if spec == MINI:
+        return ModelSource(spec, "folder", mini_folder(part))
     path = Path(spec).expanduser()
     if path.is_dir():
         return ModelSource(spec, "folder")
@@ -145,7 +179,7 @@ def load_controlnet(spec: str, *, dtype: torch.dtype = torch.float32) -> Control
     """One ControlNet from a spec (see the module docstring), in ``dtype`` on the CPU."""
     from diffusers import ControlNetModel
 
-    source = resolve_source(spec, "ControlNet", "--controlnet")
+    source = resolve_source(spec, "ControlNet", "--controlnet", part="controlnet")
     with _loading("the ControlNet", source, "--controlnet"):
         if source.kind == "tiny":
             net = tiny_controlnet(tiny_unet())
