@@ -164,3 +164,26 @@ def test_bad_input_gives_one_line_errors(
         assert err.startswith("error: ") and message in err and "\n" not in err
     with pytest.raises(DataError, match="no clip folders"):
         folder_clips(tmp_path, 32)
+
+
+def test_frames_are_encoded_once_and_read_back_from_the_cache(run: Path, tmp_path: Path) -> None:
+    from diffusers import AutoencoderKL
+
+    from toolkit.diffusion.mini.data import mannequin_clips
+    from toolkit.diffusion.mini.latents import encode_frames
+
+    vae = AutoencoderKL.from_pretrained(run / "vae")
+    frames = MiniDataset(mannequin_clips(1, 32, motions=("walk",), frames=3), control=True)
+    encoded = encode_frames(frames, vae, tmp_path, batch_size=2, progress=False)
+    item = encoded[2]
+    assert item["latent_mean"].shape == item["latent_std"].shape == (4, 4, 4)
+    assert (item["latent_std"] > 0).all() and item["caption"] == frames[2]["caption"]
+    assert torch.equal(item["conditioning"], frames[2]["conditioning"])
+    direct = vae.encode(frames[2]["pixel_values"][None]).latent_dist.mean[0]
+    assert torch.allclose(item["latent_mean"], direct, atol=1e-5)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    assert torch.equal(encode_frames(frames, vae, tmp_path, progress=False).mean, encoded.mean)
+    with torch.no_grad():
+        vae.encoder.conv_out.bias.add_(1.0)  # another VAE: the frames are encoded again
+    cached = encode_frames(frames, vae, tmp_path, batch_size=2, progress=False)
+    assert len(list(tmp_path.glob("*.pt"))) == 2 and not torch.equal(cached.mean, encoded.mean)

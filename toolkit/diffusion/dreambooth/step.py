@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..losses import denoising_loss
 from .config import DreamBoothConfig
 from .data import BatchPlan, ExampleSet, seeded
 from .lora import trainable_parameters
@@ -33,23 +34,6 @@ def encode_prompt(text_encoder: Any, tokenizer: Any, prompt: str, device: torch.
         return_tensors="pt",
     ).input_ids
     return text_encoder(ids.to(device), return_dict=False)[0]
-
-
-def _loss(
-    pred: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor, scheduler: Any, snr_gamma: float | None
-) -> torch.Tensor:
-    """Scalar loss of ``pred`` against ``target`` (both ``(B, C, h, w)``) at ``timesteps`` ``(B,)``: MSE,
-    or with ``snr_gamma`` the Min-SNR weighting of Hang et al. 2023 as diffusers applies it:
-    ``min(SNR, gamma) / SNR`` for epsilon prediction, ``min(SNR, gamma) / (SNR + 1)`` for v."""
-    if snr_gamma is None:
-        return F.mse_loss(pred.float(), target.float(), reduction="mean")
-    from diffusers.training_utils import compute_snr
-
-    snr = compute_snr(scheduler, timesteps)
-    weight = torch.clamp(snr, max=snr_gamma)
-    weight = weight / (snr + 1) if scheduler.config.prediction_type == "v_prediction" else weight / snr
-    per_example = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
-    return (per_example * weight).mean()
 
 
 def _step_generator(seed: int, micro_step: int, process: int) -> torch.Generator:
@@ -160,7 +144,9 @@ class Trainer:
             target = m.noise_scheduler.get_velocity(latents, noise, timesteps)
         else:
             target = noise
-        loss = _loss(pred[:count], target[:count], timesteps[:count], m.noise_scheduler, config.snr_gamma)
+        loss = denoising_loss(
+            pred[:count], target[:count], timesteps[:count], m.noise_scheduler, config.snr_gamma
+        )
         if self.classes is not None:
             prior = F.mse_loss(pred[count:].float(), target[count:].float(), reduction="mean")
             loss = loss + config.prior_loss_weight * prior

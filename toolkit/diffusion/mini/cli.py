@@ -44,6 +44,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-batch-size", type=positive_int, default=16)
     g.add_argument("--learning-rate", type=positive_float, default=1e-4)
     g.add_argument("--lr-warmup-steps", type=int, default=0)
+    g.add_argument(
+        "--snr-gamma",
+        type=positive_float,
+        help="Min-SNR loss weighting gamma (5.0 recommended; default: plain MSE)",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--checkpointing-steps", type=positive_int, default=500)
     g.add_argument("--checkpoints-total-limit", type=positive_int, default=2)
@@ -131,7 +136,14 @@ def base_main(argv: Sequence[str] | None = None) -> int:
 
     def train() -> Path:
         config = with_resolution(get_config(args.config), args.resolution)
-        run = BaseRun(args.stage, config, _loop_options(args), vae=args.vae, half=not args.no_half)
+        run = BaseRun(
+            args.stage,
+            config,
+            _loop_options(args),
+            vae=args.vae,
+            snr_gamma=args.snr_gamma,
+            half=not args.no_half,
+        )
         dataset = _dataset(args, config.resolution, control=False, layout="body_18")
         return train_base(run, dataset, _accelerator(args))
 
@@ -162,7 +174,13 @@ def controlnet_main(argv: Sequence[str] | None = None) -> int:
     def train() -> Path:
         if args.resolution <= 0 or args.resolution % 8:
             raise ValueError(f"--resolution must be a positive multiple of 8, got {args.resolution}")
-        run = ControlNetRun(args.base, _loop_options(args), layout=args.layout, half=not args.no_half)
+        run = ControlNetRun(
+            args.base,
+            _loop_options(args),
+            layout=args.layout,
+            snr_gamma=args.snr_gamma,
+            half=not args.no_half,
+        )
         dataset = _dataset(args, args.resolution, control=True, layout=args.layout)
         return train_controlnet(run, dataset, _accelerator(args))
 

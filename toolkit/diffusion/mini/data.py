@@ -13,6 +13,7 @@ clip's ``layout`` by :func:`control_image`, the same drawing ``toolkit generate`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -271,16 +272,32 @@ class MiniDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         frame = self.frames[index]
-        clip = self.clips[frame.clip]
         item: dict[str, torch.Tensor | str] = {
-            "pixel_values": image_to_tensor(clip.image(frame.t)),
-            "caption": clip.caption,
+            "pixel_values": image_to_tensor(self.clips[frame.clip].image(frame.t)),
+            **self.condition(index),
         }
+        return item
+
+    def condition(self, index: int) -> dict[str, torch.Tensor | str]:
+        """What sample ``index`` is conditioned on, without its image: ``"caption"``, and with
+        ``control=True`` ``"conditioning"``."""
+        frame = self.frames[index]
+        clip = self.clips[frame.clip]
+        item: dict[str, torch.Tensor | str] = {"caption": clip.caption}
         if self.control:
             pose = clip.poses.keypoints[frame.t]
             skeleton = control_image(pose, self.layout, clip.poses.width, clip.poses.height)
             item["conditioning"] = torch.from_numpy(skeleton.transpose(2, 0, 1).copy()).float() / 255
         return item
+
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of every clip's caption, poses and length: equal for datasets of the same frames."""
+        digest = hashlib.sha256()
+        for clip in self.clips:
+            digest.update(clip.caption.encode())
+            digest.update(np.ascontiguousarray(clip.poses.keypoints).tobytes())
+            digest.update(f"{len(clip)}|{type(clip).__name__}".encode())
+        return digest.hexdigest()
 
 
 class StepBatches(torch.utils.data.Sampler[list[int]]):

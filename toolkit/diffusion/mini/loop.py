@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ...nn.train_log import open_logger
@@ -28,7 +29,7 @@ from ..dreambooth.checkpoint import (
     resolve_resume,
     save_checkpoint,
 )
-from .data import MiniDataset, StepBatches, step_seed
+from .data import StepBatches, step_seed
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -91,7 +92,7 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 def train_stage(
     stage: str,
     model: torch.nn.Module,
-    dataset: MiniDataset,
+    dataset: Dataset,
     loss_fn: LossFn,
     options: LoopOptions,
     accelerator: Accelerator,
@@ -103,7 +104,7 @@ def train_stage(
             folders.
         model: The model to train, already initialised from ``options.seed``; a resumed checkpoint
             overwrites its weights.
-        dataset: The samples.
+        dataset: The samples (a :class:`MiniDataset`, or its frames encoded by a frozen VAE).
         loss_fn: ``loss_fn(model, batch, generator)`` -> dict of scalar losses; ``"loss"`` is optimised.
             ``batch`` is on ``accelerator.device``; ``generator`` is a CPU generator seeded for this step.
         options: The loop's settings.

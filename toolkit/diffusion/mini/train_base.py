@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ...errors import ToolkitError
 from ...manifest import write_manifest
+from ..losses import denoising_loss
 from ..tiny import SD_SCHEDULE
 from .config import (
     MiniConfig,
@@ -36,6 +37,7 @@ from .config import (
     build_vae,
 )
 from .data import MiniDataset
+from .latents import LATENTS_DIR, encode_frames
 from .loop import LoopOptions, train_stage
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ class BaseRun:
         loop: Steps, batch size, learning rate, seed, checkpoints, logging.
         vae: For ``"unet"``: the trained VAE folder. Default ``loop.output / "vae"``.
         caption_dropout: Fraction of captions replaced by "" in the ``"unet"`` stage. Default 0.1.
+        snr_gamma: Min-SNR loss weighting of the ``"unet"`` stage (5 is the paper's); None is plain MSE.
         half: Store every model of the exported folder in float16 (SD 1.5 runs in float16 on GPUs, its
             VAE included); load it with ``torch_dtype=torch.float32`` to run on a CPU. Default True.
     """
@@ -72,6 +75,7 @@ class BaseRun:
     loop: LoopOptions
     vae: Path | None = None
     caption_dropout: float = CAPTION_DROPOUT
+    snr_gamma: float | None = None
     half: bool = True
 
 
@@ -110,16 +114,30 @@ class UNetLoss:
     """Epsilon-prediction loss of a UNet in the frozen ``vae``'s latents, conditioned on the frozen
     ``text_encoder``'s embeddings of the (sometimes dropped) captions. A ControlNet stage subclasses it."""
 
-    def __init__(self, vae: Any, text_encoder: Any, tokenizer: Any, caption_dropout: float) -> None:
+    def __init__(
+        self,
+        vae: Any,
+        text_encoder: Any,
+        tokenizer: Any,
+        caption_dropout: float,
+        snr_gamma: float | None = None,
+    ) -> None:
         self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
         self.noise_scheduler = build_noise_scheduler()
         self.caption_dropout = caption_dropout
+        self.snr_gamma = snr_gamma
 
     @torch.no_grad()
     def inputs(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """``(noisy latents, timesteps, text embeddings, noise)`` for a batch."""
-        pixels = batch["pixel_values"]
-        latents = _posterior_sample(self.vae, pixels, generator)[0] * self.vae.config.scaling_factor
+        """``(noisy latents, timesteps, text embeddings, noise)`` for a batch of ``"pixel_values"`` or of
+        encoded frames (``"latent_mean"`` and ``"latent_std"``)."""
+        if "latent_mean" in batch:  # encoded once (see latents.py)
+            mean = batch["latent_mean"]
+            noise = torch.randn(mean.shape, generator=generator).to(mean.device, mean.dtype)
+            latents = mean + batch["latent_std"] * noise
+        else:
+            latents = _posterior_sample(self.vae, batch["pixel_values"], generator)[0]
+        latents = latents * self.vae.config.scaling_factor
         dropped = torch.rand(len(batch["caption"]), generator=generator) < self.caption_dropout
         captions = [
             "" if drop else caption for drop, caption in zip(dropped.tolist(), batch["caption"], strict=True)
@@ -127,7 +145,7 @@ class UNetLoss:
         ids = self.tokenizer(
             captions, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
             return_tensors="pt",
-        ).input_ids.to(pixels.device)  # fmt: skip
+        ).input_ids.to(latents.device)  # fmt: skip
         text = self.text_encoder(ids)[0]  # (B, 77, text_width)
         noise = torch.randn(latents.shape, generator=generator).to(latents.device, latents.dtype)
         steps = self.noise_scheduler.config.num_train_timesteps
@@ -139,7 +157,13 @@ class UNetLoss:
     ) -> dict[str, torch.Tensor]:
         noisy, timesteps, text, noise = self.inputs(batch, generator)
         prediction = unet(noisy, timesteps, encoder_hidden_states=text).sample
-        return {"loss": F.mse_loss(prediction.float(), noise.float())}
+        return self.loss(prediction, noise, timesteps)
+
+    def loss(
+        self, prediction: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """``{"loss": ...}``: the (Min-SNR weighted, with ``snr_gamma``) error of the predicted noise."""
+        return {"loss": denoising_loss(prediction, noise, timesteps, self.noise_scheduler, self.snr_gamma)}
 
 
 def _seeded_build(seed: int, build: Any, *args: Any) -> Any:
@@ -183,8 +207,9 @@ def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> 
     text_encoder = _seeded_build(run.loop.seed + 1, build_text_encoder, run.config, tokenizer)
     text_encoder.to(accelerator.device).requires_grad_(False)
     unet = _seeded_build(run.loop.seed, build_unet, run.config)
-    loss = UNetLoss(vae, text_encoder, tokenizer, run.caption_dropout)
-    train_stage("unet", unet, dataset, loss, run.loop, accelerator)
+    loss = UNetLoss(vae, text_encoder, tokenizer, run.caption_dropout, run.snr_gamma)
+    encoded = encode_frames(dataset, vae, run.loop.output / LATENTS_DIR, progress=run.loop.progress)
+    train_stage("unet", unet, encoded, loss, run.loop, accelerator)
     folder = run.loop.output / MODEL_DIR
     if accelerator.is_main_process:
         export_pipeline(folder, vae, text_encoder, tokenizer, accelerator.unwrap_model(unet), run)

@@ -1,11 +1,12 @@
 """Train an OpenPose ``ControlNetModel`` on a frozen base model, from skeleton images and frames.
 
 The ControlNet starts as ``ControlNetModel.from_unet(base.unet)`` (zero convolutions at zero) and learns
-the epsilon-prediction loss of the frozen UNet it steers; 10% of captions are dropped to "" as in the
-base stage. The base is the mini model, any Stable Diffusion 1.x diffusers folder or hub id, or
-``tiny`` (:func:`toolkit.diffusion.loading.resolve_source`). Skeletons are drawn in the run's keypoint
-``layout`` by :func:`~toolkit.diffusion.mini.data.control_image`; the layout is written beside the
-weights, in ``control.json``.
+the epsilon-prediction loss of the frozen UNet it steers. Half of the captions are dropped to "", as
+the ControlNet paper trains: with no text to go on, the network must read the pose from the skeleton.
+The base is the mini model, any Stable Diffusion 1.x diffusers folder or hub id, or ``tiny``
+(:func:`toolkit.diffusion.loading.resolve_source`). Skeletons are drawn in the run's keypoint ``layout``
+by :func:`~toolkit.diffusion.mini.data.control_image`; the layout is written beside the weights, in
+``control.json``.
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 
 from ...manifest import write_manifest
 from ..loading import ModelLoadError, resolve_source
 from ..tiny import tiny_components
 from .config import build_controlnet
 from .data import MiniDataset
+from .latents import LATENTS_DIR, encode_frames
 from .loop import LoopOptions, train_stage
-from .train_base import CAPTION_DROPOUT, UNetLoss
+from .train_base import UNetLoss
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
 CONTROLNET_DIR = "controlnet"
 CONTROL_FILE = "control.json"
+CONTROL_CAPTION_DROPOUT = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,16 @@ class ControlNetRun:
             ``"tiny"``.
         layout: Keypoint layout of the skeleton images. Default ``"body_18"`` (OpenPose).
         loop: Steps, batch size, learning rate, seed, checkpoints, logging.
-        caption_dropout: Fraction of captions replaced by "". Default 0.1.
+        caption_dropout: Fraction of captions replaced by "". Default 0.5 (Zhang et al. 2023).
+        snr_gamma: Min-SNR loss weighting (5 is the paper's); None is plain MSE.
         half: Store the ControlNet in float16. Default True.
     """
 
     base: str
     loop: LoopOptions
     layout: str = "body_18"
-    caption_dropout: float = CAPTION_DROPOUT
+    caption_dropout: float = CONTROL_CAPTION_DROPOUT
+    snr_gamma: float | None = None
     half: bool = True
 
 
@@ -106,7 +110,7 @@ class ControlNetLoss(UNetLoss):
             down_block_additional_residuals=down,
             mid_block_additional_residual=mid,
         ).sample
-        return {"loss": F.mse_loss(prediction.float(), noise.float())}
+        return self.loss(prediction, noise, timesteps)
 
 
 def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
@@ -133,8 +137,10 @@ def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Acce
         text_encoder=base["text_encoder"],
         tokenizer=base["tokenizer"],
         caption_dropout=run.caption_dropout,
+        snr_gamma=run.snr_gamma,
     )
-    train_stage(CONTROLNET_DIR, controlnet, dataset, loss, run.loop, accelerator)
+    encoded = encode_frames(dataset, base["vae"], run.loop.output / LATENTS_DIR, progress=run.loop.progress)
+    train_stage(CONTROLNET_DIR, controlnet, encoded, loss, run.loop, accelerator)
     folder = run.loop.output / CONTROLNET_DIR
     if accelerator.is_main_process:
         net = copy.deepcopy(accelerator.unwrap_model(controlnet)).to(
