@@ -110,4 +110,4 @@ def get_baseline(name: str) -> type[Baseline]:
         raise ValueError(f"unknown method {name!r}; known: {known}") from None
 
 
-from . import knn, patn, pix2pix, posewarp, two_stage  # noqa: E402,F401  (registers the methods)
+from . import diffusion, knn, patn, pix2pix, posewarp, two_stage  # noqa: E402,F401  (registers the methods)
