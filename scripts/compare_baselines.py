@@ -20,7 +20,6 @@ without frame thresholding, on the held-out poses as they are and with detector-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from dataclasses import replace
@@ -34,6 +33,7 @@ from baselines.two_stage import ABLATIONS
 from toolkit.atomic import write_text_atomic
 from toolkit.errors import ToolkitError
 from toolkit.eval.benchmarks import Benchmark, load_benchmark
+from toolkit.eval.compare import compare
 from toolkit.eval.harness import EvalOptions, evaluate, read_run
 from toolkit.eval.metrics import Flicker, MetricInputs
 from toolkit.pose.match import count_switches
@@ -83,10 +83,16 @@ TWO_STAGE_ABLATION_ON_CPU: dict[str, Any] = {
     "stage2_steps": 100,
 }
 
+# DreamBooth-LoRA on the packaged mini model, as `make demo` trains its subject.
+DIFFUSION_ON_CPU: dict[str, Any] = {"base": "mini", "controlnet": "mini", "train_steps": 300}
+
 # label -> (method, settings); every registered method has at least one entry.
 ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {
     "copy-source": ("copy-source", {}),
     "ground-truth": ("ground-truth", {}),
+    "diffusion": ("diffusion", DIFFUSION_ON_CPU),
+    # The same models without the subject's LoRA: what the LoRA adds.
+    "diffusion-no-lora": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False}),
     "knn": ("knn", {}),
     "knn-lam0": ("knn", {"lam": 0.0}),
     "knn-flow": ("knn", {"smoothing": "flow"}),
@@ -108,14 +114,6 @@ DEFAULT_LABELS = (
 )  # fmt: skip
 
 METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid", "flicker", "warp_error")
-
-
-def _compare_module() -> Any:
-    """``scripts/compare.py``, which merges harness runs into one table, video and chart."""
-    spec = importlib.util.spec_from_file_location("compare", Path(__file__).with_name("compare.py"))
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def _jittered(poses: PoseSequence, pixels: float, seed: int) -> PoseSequence:
@@ -245,7 +243,7 @@ def main() -> int:
             fit = result.summary["cost"]["fit_seconds"]
             print(f"{label}: {time.perf_counter() - started:.0f} s, of which fitting {fit:.0f} s")
             runs.append(result.out)
-        written = _compare_module().compare(runs, args.out / "comparison")
+        written = compare(runs, args.out / "comparison")
         written.append(write_settings(labels, runs, args.out / "comparison" / "settings.md"))
         if "knn" in labels:
             held_out, slow = knn_thresholding_table(benchmark), knn_slow_motion_table(benchmark)

@@ -4,7 +4,6 @@ holds every output, reruns resume, bad input fails in one line; and the comparis
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 from dataclasses import replace
@@ -17,6 +16,7 @@ from baselines import BASELINES
 from toolkit.data.media import read_video
 from toolkit.eval.benchmarks import Benchmark, EvalCase
 from toolkit.eval.benchmarks.synthetic import SyntheticBenchmark
+from toolkit.eval.compare import compare
 from toolkit.eval.harness import EvalError, EvalOptions, evaluate, read_run
 from toolkit.eval.reference import CaseTruth, CopySource, GroundTruth
 from toolkit.pose.motions import make_motion
@@ -225,17 +225,8 @@ def test_copy_source_repeats_the_first_source_on_the_target_canvas():
     assert resized.shape == (2, 20, 40, 3)
 
 
-def _load_compare():
-    path = Path(__file__).parents[1] / "scripts" / "compare.py"
-    spec = importlib.util.spec_from_file_location("compare_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_compare_merges_runs_into_table_video_and_chart(runs, tmp_path):
-    compare = _load_compare()
-    written = compare.compare([runs["ground-truth"], runs["copy-source"]], tmp_path)
+    written = compare([runs["ground-truth"], runs["copy-source"]], tmp_path)
     assert all(path.exists() for path in written)
     with (tmp_path / "comparison.csv").open() as file:
         rows = list(csv.DictReader(file))
@@ -251,8 +242,7 @@ def test_compare_merges_runs_into_table_video_and_chart(runs, tmp_path):
 
 
 def test_compare_refuses_runs_of_different_benchmarks(runs, benchmark, tmp_path):
-    compare = _load_compare()
     shorter = replace(TINY, name="tiny2", test_frames=3).load(tmp_path / "bench", progress=False)
     other = evaluate("copy-source", shorter, tmp_path / "run", QUICK)
     with pytest.raises(Exception, match="different benchmarks"):
-        compare.compare([runs["copy-source"], other.out], tmp_path / "cmp")
+        compare([runs["copy-source"], other.out], tmp_path / "cmp")
