@@ -1,6 +1,6 @@
 # Set-up and everyday commands. Each target creates .venv on first use.
 #
-#   make demo   render a mannequin walking: outputs/demo/
+#   make demo   learn a mannequin from 5 photos, render it walking, compare every method: outputs/demo/
 #   make test   run the test suite (CPU, no network)
 #   make bench  run the speed benchmarks (ratios against references measured in the same run)
 #
