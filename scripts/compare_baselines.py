@@ -84,7 +84,12 @@ TWO_STAGE_ABLATION_ON_CPU: dict[str, Any] = {
 }
 
 # DreamBooth-LoRA on the packaged mini model, as `make demo` trains its subject.
-DIFFUSION_ON_CPU: dict[str, Any] = {"base": "mini", "controlnet": "mini", "train_steps": 300}
+DIFFUSION_ON_CPU: dict[str, Any] = {
+    "base": "mini",
+    "controlnet": "mini",
+    "train_steps": 400,
+    "learning_rate": 5e-4,
+}
 
 # label -> (method, settings); every registered method has at least one entry.
 ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {

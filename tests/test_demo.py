@@ -40,7 +40,7 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
     grid, _ = read_video(paths["comparison"] / "comparison.mp4")
     assert len(grid) == 24 and grid[0].shape[1] > 3 * 128  # three labelled columns
     manifest = json.loads(paths["manifest"].read_text())
-    assert set(manifest["timings"]) == {"walk", "subject", "generate", "comparison"}
+    assert set(manifest["timings_s"]) == {"walk", "subject", "generate", "comparison"}
 
     lora = paths["subject"] / "pytorch_lora_weights.safetensors"
     first_frame = paths["generate"] / "frames" / "0000.png"

@@ -73,7 +73,8 @@ class DemoConfig:
     Args:
         base: Base model spec. Default ``"mini"`` (packaged).
         controlnet: OpenPose ControlNet spec. Default ``"mini"``.
-        lora_steps: DreamBooth-LoRA training steps. Default 300.
+        lora_steps: DreamBooth-LoRA training steps. Default 400.
+        lora_learning_rate: Their learning rate. Default 5e-4 (diffusers' DreamBooth-LoRA default).
         inference_steps: Denoising steps per frame. Default 20.
         guidance: Classifier-free guidance scale. Default 5.
         methods: ``label -> (method, settings)`` to compare; default :data:`DEMO_METHODS`.
@@ -84,7 +85,8 @@ class DemoConfig:
 
     base: str = "mini"
     controlnet: str = "mini"
-    lora_steps: int = 300
+    lora_steps: int = 400
+    lora_learning_rate: float = 5e-4
     inference_steps: int = 20
     guidance: float = 5.0
     methods: Mapping[str, tuple[str, dict[str, Any]]] = field(default_factory=lambda: dict(DEMO_METHODS))
@@ -117,6 +119,7 @@ def _train_subject(out: Path, case: Any, config: DemoConfig) -> Path:
             controlnet=config.controlnet,
             resolution=case.train.images.shape[1],
             max_train_steps=config.lora_steps,
+            learning_rate=config.lora_learning_rate,
             lr_warmup_steps=0,
             seed=config.seed,
             subjects_dir=out / "subjects",
@@ -145,9 +148,10 @@ def _generate(out: Path, walk: Path, size: tuple[int, int], config: DemoConfig) 
         seed=config.seed,
         progress=config.progress,
     )
-    return run_generate(
-        request, command=["toolkit", "generate", "--subject", SUBJECT, "--poses", str(walk)]
-    ).out
+    command = ["toolkit", "generate", "--subject", SUBJECT, "--poses", str(walk)]
+    command += ["--size", f"{size[0]}x{size[1]}", "--steps", str(config.inference_steps)]
+    command += ["--guidance", str(config.guidance), "--seed", str(config.seed)]
+    return run_generate(request, command=command).out
 
 
 def _compare(out: Path, benchmark: Any, subject: Path, config: DemoConfig) -> Path:

@@ -21,7 +21,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     parser.add_argument("--base", default="mini", help="base model spec, as in `toolkit generate` (mini)")
     parser.add_argument("--controlnet", default="mini", help="OpenPose ControlNet spec (mini)")
     parser.add_argument(
-        "--lora-steps", type=positive_int, default=300, help="DreamBooth-LoRA training steps (default 300)"
+        "--lora-steps", type=positive_int, default=400, help="DreamBooth-LoRA training steps (default 400)"
     )
     parser.add_argument(
         "--steps", type=positive_int, default=20, help="denoising steps per generated frame (default 20)"
