@@ -10,9 +10,10 @@ Each entry of ``ENTRIES`` is a label, a registered method and its settings; ever
 one, and the GAN entries carry a CPU-sized budget (``*_ON_CPU``: reduced widths and step counts). For every
 entry the harness (``toolkit.eval.harness.evaluate``) fits the method on each subject's training frames
 (or loads ``--checkpoints/LABEL``), renders the held-out clips and scores them into ``OUT/runs/LABEL``
-(a finished run with the same settings is reused). Then ``scripts/compare.py`` writes the table, the
+(a finished run with the same settings is reused). Then ``toolkit.eval.compare`` writes the table, the
 labelled grid video and the bar chart into ``OUT/comparison/``; ``OUT/comparison/settings.md`` lists each
-entry's settings and fitting seconds; and, when ``knn`` is among the entries,
+entry's settings and fitting seconds; ``OUT/comparison/pose_change.md`` scores each entry on the quarter
+of held-out frames whose pose is furthest from the source's; and, when ``knn`` is among the entries,
 ``OUT/comparison/knn_thresholding.md`` counts the k-NN's index switches and measures its flicker with and
 without frame thresholding, on the held-out poses as they are and with detector-like noise.
 """
@@ -20,6 +21,7 @@ without frame thresholding, on the held-out poses as they are and with detector-
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from dataclasses import replace
@@ -193,6 +195,47 @@ def knn_slow_motion_table(
     return "\n".join(lines)
 
 
+def pose_change(source: PoseSequence, targets: PoseSequence) -> np.ndarray:
+    """``(T,)`` how far each target pose is from the source pose: the mean distance between the joints both
+    have, in units of the source's height (the span of its present joints' y)."""
+    a, b = source.keypoints[0], targets.keypoints  # (J, 3), (T, J, 3)
+    both = (a[None, :, 2] > 0) & (b[..., 2] > 0)
+    distance = np.linalg.norm(b[..., :2] - a[None, :, :2], axis=-1)  # (T, J)
+    height = np.ptp(a[a[:, 2] > 0, 1])
+    return np.where(both, distance, 0).sum(1) / np.maximum(both.sum(1), 1) / height
+
+
+def largest_pose_change_table(
+    benchmark: Benchmark, labels: list[str], runs: list[Path], share: float = 0.25
+) -> str:
+    """Markdown: each run's SSIM, masked SSIM and silhouette IoU on the ``share`` of held-out frames whose
+    target pose is furthest from the source pose, beside its scores on the rest."""
+    change = {}
+    for case in benchmark.cases():
+        for clip in case.clips:
+            change[f"{case.subject}/{clip.name}"] = pose_change(clip.source_poses, clip.target_poses)
+    everything = np.concatenate(list(change.values()))
+    cut = np.quantile(everything, 1 - share)
+    metrics = ("ssim", "masked_ssim", "silhouette_iou")
+    lines = [
+        f"Frames whose target pose is furthest from the source (top {share:.0%}: mean joint move above "
+        f"{cut:.2f} of the body height, {int((everything > cut).sum())} of {everything.size} frames):",
+        "",
+        "| method | " + " | ".join(f"{m}, largest change | {m}, the rest" for m in metrics) + " |",
+        "|---|" + "---|---|" * len(metrics),
+    ]
+    for label, run in zip(labels, runs, strict=True):
+        with (run / "per_frame.csv").open() as file:
+            rows = list(csv.DictReader(file))
+        large = np.array([change[row["clip"]][int(row["frame"])] > cut for row in rows])
+        cells = []
+        for metric in metrics:
+            values = np.array([float(row[metric]) for row in rows])
+            cells.append(f"{values[large].mean():.4f} | {values[~large].mean():.4f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_settings(labels: list[str], runs: list[Path], path: Path) -> Path:
     """Write ``path``: a markdown table of each label's method, settings and fitting seconds (all subjects,
     as the run's ``metrics.json`` records them; 0 when the run was loaded or resumed). Returns ``path``."""
@@ -250,6 +293,8 @@ def main() -> int:
             runs.append(result.out)
         written = compare(runs, args.out / "comparison")
         written.append(write_settings(labels, runs, args.out / "comparison" / "settings.md"))
+        table = largest_pose_change_table(benchmark, labels, runs)
+        write_text_atomic(args.out / "comparison" / "pose_change.md", f"# Largest pose change\n\n{table}\n")
         if "knn" in labels:
             held_out, slow = knn_thresholding_table(benchmark), knn_slow_motion_table(benchmark)
             text = (
