@@ -79,10 +79,15 @@ class BaseRun:
     half: bool = True
 
 
+def _sample(mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A draw from the diagonal Gaussian posterior ``N(mean, std^2)``, noise from the CPU ``generator``."""
+    noise = torch.randn(mean.shape, generator=generator).to(mean.device, mean.dtype)
+    return mean + std * noise
+
+
 def _posterior_sample(vae: Any, pixels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
     posterior = vae.encode(pixels).latent_dist
-    noise = torch.randn(posterior.mean.shape, generator=generator).to(pixels.device, pixels.dtype)
-    return posterior.mean + posterior.std * noise, posterior
+    return _sample(posterior.mean, posterior.std, generator), posterior
 
 
 def vae_loss(vae: Any, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -132,9 +137,7 @@ class UNetLoss:
         """``(noisy latents, timesteps, text embeddings, noise)`` for a batch of ``"pixel_values"`` or of
         encoded frames (``"latent_mean"`` and ``"latent_std"``)."""
         if "latent_mean" in batch:  # encoded once (see latents.py)
-            mean = batch["latent_mean"]
-            noise = torch.randn(mean.shape, generator=generator).to(mean.device, mean.dtype)
-            latents = mean + batch["latent_std"] * noise
+            latents = _sample(batch["latent_mean"], batch["latent_std"], generator)
         else:
             latents = _posterior_sample(self.vae, batch["pixel_values"], generator)[0]
         latents = latents * self.vae.config.scaling_factor
