@@ -20,7 +20,6 @@ prompt ("a mannequin"): ``fit`` then only records the subject's name.
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from toolkit.checks import check_count, check_number
 from toolkit.data.datasets import Letterbox, letterbox_frames
 from toolkit.data.media import write_image
 from toolkit.diffusion.consistency import DEFAULT_CONSISTENCY, consistency
@@ -127,27 +127,17 @@ class DiffusionConfig:
         if not isinstance(self.lora, bool):
             raise ValueError(f"lora must be true or false, got {self.lora!r}")
         for name in ("train_steps", "rank", "train_batch_size", "inference_steps", "batch"):
-            _check_number(name, getattr(self, name), integer=True, minimum=1)
+            check_count(name, getattr(self, name))
         for name in ("lr_warmup_steps", "seed"):
-            _check_number(name, getattr(self, name), integer=True, minimum=0)
+            check_count(name, getattr(self, name), minimum=0)
         if self.resolution is not None:
-            _check_number("resolution", self.resolution, integer=True, minimum=SIZE_MULTIPLE)
+            check_count("resolution", self.resolution, minimum=SIZE_MULTIPLE)
             if self.resolution % SIZE_MULTIPLE:
                 raise ValueError(f"resolution must be a multiple of 8 (or null), got {self.resolution}")
-        _check_number("learning_rate", self.learning_rate, integer=False, minimum=0, exclusive=True)
+        check_number("learning_rate", self.learning_rate, lambda v: v > 0, "a finite number > 0")
         for name in ("guidance", "controlnet_scale", "lora_scale"):
-            _check_number(name, getattr(self, name), integer=False, minimum=0)
+            check_number(name, getattr(self, name), lambda v: v >= 0, "a finite number >= 0")
         consistency(self.consistency)
-
-
-def _check_number(name: str, value: Any, *, integer: bool, minimum: float, exclusive: bool = False) -> None:
-    """One-line ``ValueError`` unless ``value`` is a finite number (an int if ``integer``) >= ``minimum``
-    (> with ``exclusive``); booleans are not numbers here."""
-    kinds = (int,) if integer else (int, float)
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or (exclusive and value == minimum):
-        what = "an integer" if integer else "a finite number"
-        raise ValueError(f"{name} must be {what} {'>' if exclusive else '>='} {minimum}, got {value!r}")
 
 
 def _subject_name(name: str) -> str:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...checks import check_number
 from ..sequence import PoseSequence
-from ._checks import check_number, require_body_18
+from ._checks import require_body_18
 from .retarget import NUM_BONES, TREE_ORDER, bone_lengths, retarget
 
 

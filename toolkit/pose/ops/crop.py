@@ -17,8 +17,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from ...checks import check_count, check_number
 from ..sequence import PoseSequence
-from ._checks import check_count, check_number
 
 Box = tuple[int, int, int, int]
 

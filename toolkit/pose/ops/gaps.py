@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...checks import check_count, check_number
 from ..sequence import PoseSequence
-from ._checks import check_count, check_number
 
 FILLED_CONFIDENCE = 0.05
 

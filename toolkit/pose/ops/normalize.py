@@ -36,9 +36,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...checks import check_number
 from ..sequence import PoseSequence
 from ..skeleton import BODY_18
-from ._checks import check_number, require_body_18
+from ._checks import require_body_18
 
 _NECK = BODY_18.index("neck")
 _ANKLES = [BODY_18.index("right_ankle"), BODY_18.index("left_ankle")]

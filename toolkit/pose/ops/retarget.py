@@ -12,10 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...checks import check_number
 from ..proportions import PROPORTION_BONES, BodyProportions
 from ..sequence import PoseSequence
 from ..skeleton import BODY_18
-from ._checks import check_number, require_body_18
+from ._checks import require_body_18
 
 NUM_BONES = len(BODY_18.limbs)
 ROOT = BODY_18.index("neck")

@@ -32,8 +32,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...checks import check_number
 from ..sequence import PoseSequence
-from ._checks import check_number
 
 DEFAULT_MIN_CUTOFF = 1.0
 DEFAULT_BETA = 0.05
