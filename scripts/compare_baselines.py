@@ -10,10 +10,11 @@ Each entry of ``ENTRIES`` is a label, a registered method and its settings; ever
 one, and the GAN entries carry a CPU-sized budget (``*_ON_CPU``: reduced widths and step counts). For every
 entry the harness (``toolkit.eval.harness.evaluate``) fits the method on each subject's training frames
 (or loads ``--checkpoints/LABEL``), renders the held-out clips and scores them into ``OUT/runs/LABEL``
-(a finished run with the same settings is reused). Then ``toolkit.eval.compare`` writes the table, the
-labelled grid video and the bar chart into ``OUT/comparison/``; ``OUT/comparison/settings.md`` lists each
-entry's settings and fitting seconds; ``OUT/comparison/pose_change.md`` scores each entry on the quarter
-of held-out frames whose pose is furthest from the source's; and, when ``knn`` is among the entries,
+(a finished run with the same settings is reused, its scores too unless ``--rescore``). Then
+``toolkit.eval.compare`` writes the table, the labelled grid video and the bar chart into
+``OUT/comparison/``; ``OUT/comparison/settings.md`` lists each entry's settings and fitting seconds;
+``OUT/comparison/pose_change.md`` scores each entry on the quarter of held-out frames whose pose is
+furthest from the source's; and, when ``knn`` is among the entries,
 ``OUT/comparison/knn_thresholding.md`` counts the k-NN's index switches and measures its flicker with and
 without frame thresholding, on the held-out poses as they are and with detector-like noise.
 """
@@ -238,7 +239,8 @@ def largest_pose_change_table(
 
 def write_settings(labels: list[str], runs: list[Path], path: Path) -> Path:
     """Write ``path``: a markdown table of each label's method, settings and fitting seconds (all subjects,
-    as the run's ``metrics.json`` records them; 0 when the run was loaded or resumed). Returns ``path``."""
+    as the run's ``metrics.json`` records them: 0 when loaded, and only the last sitting's subjects when an
+    interrupted run was resumed). Returns ``path``."""
     lines = ["| label | method | settings | fit seconds |", "|---|---|---|---|"]
     for label, run in zip(labels, runs, strict=True):
         method, settings = ENTRIES[label]
@@ -265,6 +267,9 @@ def main() -> int:
     parser.add_argument("--checkpoints", type=Path, help="folder of saved methods, one subfolder per label")
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument(
+        "--rescore", action="store_true", help="score finished runs again instead of reusing their scores"
+    )
     args = parser.parse_args()
     labels = list(DEFAULT_LABELS) if args.only is None else [label.strip() for label in args.only.split(",")]
     unknown = [label for label in labels if label not in ENTRIES]
@@ -285,6 +290,7 @@ def main() -> int:
                 checkpoint=checkpoint if checkpoint is not None and checkpoint.is_dir() else None,
                 method_config=settings,
                 seed=args.seed,
+                rescore=args.rescore,
             )
             started = time.perf_counter()
             result = evaluate(method, benchmark, args.out / "runs" / label, options)

@@ -14,11 +14,13 @@ import pytest
 
 from baselines import BASELINES
 from toolkit.data.media import read_video
+from toolkit.eval import harness
 from toolkit.eval.benchmarks import Benchmark, EvalCase
 from toolkit.eval.benchmarks.synthetic import SyntheticBenchmark
 from toolkit.eval.compare import compare
 from toolkit.eval.harness import EvalError, EvalOptions, evaluate, read_run
 from toolkit.eval.reference import CaseTruth, CopySource, GroundTruth
+from toolkit.eval.report import per_frame_csv, read_per_frame_csv
 from toolkit.pose.motions import make_motion
 
 TINY = SyntheticBenchmark(
@@ -135,6 +137,39 @@ def test_rerun_reuses_saved_frames(benchmark, tmp_path, monkeypatch):
     assert second.summary["cost"]["frames_generated_now"] == 0
     assert all(clip["reused"] for clip in second.summary["clips"])
     assert list(second.summary["metrics"]) == ["l1"]
+
+
+def test_a_finished_run_gives_back_its_scores_unless_rescored(benchmark, tmp_path, monkeypatch):
+    options = replace(QUICK, metrics=("ssim", "silhouette_iou", "flicker"))
+    first = evaluate("copy-source", benchmark, tmp_path, options)
+    calls = []
+    real_score = harness.score
+    monkeypatch.setattr(harness, "score", lambda *a, **k: calls.append(1) or real_score(*a, **k))
+
+    again = evaluate("copy-source", benchmark, tmp_path, options)
+    assert calls == []
+    assert again.summary == read_run(tmp_path)
+    for name, summary in first.metrics.items():
+        assert again.metrics[name].value == pytest.approx(summary.value)
+        for clip, values in summary.per_frame.items():
+            np.testing.assert_allclose(again.metrics[name].per_frame[clip], values, rtol=1e-5)
+    assert json.loads((tmp_path / "manifest.json").read_text())["outputs"]["complete"] is True
+
+    # A metric the run lacks, other settings of one it has, or --rescore: scored afresh.
+    evaluate("copy-source", benchmark, tmp_path, replace(options, metrics=("ssim", "l1")))
+    evaluate("copy-source", benchmark, tmp_path, replace(options, metric_settings={"ssim": {"mode": "patn"}}))
+    evaluate("copy-source", benchmark, tmp_path, replace(options, rescore=True))
+    assert len(calls) == 3
+
+
+def test_the_per_frame_table_reads_back(tmp_path):
+    per_frame = {"ssim": {"a/x": np.array([0.5, 0.25])}, "flicker": {"a/x": np.array([math.nan, 0.125])}}
+    back = read_per_frame_csv(per_frame_csv([("a/x", 2)], per_frame))
+    assert list(back) == ["ssim", "flicker"]
+    np.testing.assert_array_equal(back["ssim"]["a/x"], [0.5, 0.25])
+    assert math.isnan(back["flicker"]["a/x"][0]) and back["flicker"]["a/x"][1] == 0.125
+    with pytest.raises(ValueError, match="header must start with clip, frame"):
+        read_per_frame_csv("ssim\n0.5\n")
 
 
 def test_a_clip_missing_a_frame_is_rendered_again(benchmark, tmp_path):

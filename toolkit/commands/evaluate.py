@@ -71,6 +71,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed set before each subject (default 0)")
     parser.add_argument("--no-video", action="store_true", help="do not write side_by_side.mp4")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score a finished run again (by default its saved scores are reused when it holds every "
+        "asked metric with the same settings)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--list", action="store_true", help="list methods, benchmarks and metrics, then exit")
     parser.add_argument("-o", "--out", type=Path, help="run folder, e.g. runs/NAME (created or resumed)")
@@ -103,6 +109,7 @@ def _eval(args: argparse.Namespace) -> None:
         device=_device(args.device),
         video=not args.no_video,
         progress=not args.no_progress,
+        rescore=args.rescore,
     )
     benchmark = load_benchmark(args.benchmark, args.data_root, progress=options.progress)
     result = evaluate(args.method, benchmark, args.out, options)

@@ -15,13 +15,16 @@ frames, and finally scores all of them with the metrics registry. The run folder
 
 A rerun with the same settings reuses the saved frames of finished clips (and skips fitting a subject
 whose clips are all done), so an interrupted run resumes; other settings in the same folder are refused.
-The metrics may change between reruns: they are computed afresh each time.
+The metrics may change between reruns. When every clip is reused and the finished run already holds each
+asked metric with the same settings, its scores are read back instead of computed again (``rescore``
+forces a fresh scoring, e.g. after a metric's code changed).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import math
 import pkgutil
 import random
 import time
@@ -45,7 +48,7 @@ from .benchmarks import Benchmark, EvalCase, EvalClip
 from .cost import Cost, measure, peak_memory
 from .metrics import METRICS, Metric, build_metric
 from .reference import CaseTruth, TruthAware
-from .report import per_frame_csv, write_report, write_side_by_side
+from .report import per_frame_csv, read_per_frame_csv, write_report, write_side_by_side
 from .scoring import ClipOutput, MetricSummary, finite_or_none, score
 
 FRAMES_DIR = "frames"
@@ -76,6 +79,7 @@ class EvalOptions:
         video: Write ``side_by_side.mp4``. Default True.
         video_frames: At most this many frames of clips go into the video. Default 1200.
         progress: Show progress bars. Default True.
+        rescore: Score a finished run again even when it holds every asked metric. Default False.
     """
 
     metrics: tuple[str, ...] | None = None
@@ -87,6 +91,7 @@ class EvalOptions:
     video: bool = True
     video_frames: int = 1200
     progress: bool = True
+    rescore: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,7 +181,7 @@ def evaluate(
     if options.checkpoint is not None and not Path(options.checkpoint).is_dir():
         raise EvalError(f"checkpoint {options.checkpoint} is not a folder; give the folder the method saved")
     key = _run_key(method, benchmark, options)
-    _prepare_run_folder(out, key, command)
+    finished = _prepare_run_folder(out, key, command)
 
     # 1. Render every clip, subject by subject (reusing what an earlier run saved).
     started = time.perf_counter()
@@ -187,6 +192,15 @@ def evaluate(
             bar.total = (bar.total or 0) + len(case.clips)
             bar.refresh()
             outputs += _render_case(method_cls, case, out, options, spent, bar)
+    if finished is not None and not options.rescore and all(o.reused for o in outputs):
+        saved = _saved_scores(out, metrics, outputs, options.video)
+        if saved is not None:
+            timings = {stage: float(s) for stage, s in finished.get("timings_s", {}).items()}
+            write_manifest(
+                out, command=command, seed=options.seed, options=key, timings=timings,
+                outputs=finished.get("outputs", {}),
+            )  # fmt: skip
+            return EvalResult(out, read_run(out), saved, outputs)
     # 2. Score them all.
     scoring_start = time.perf_counter()
     scores = score(
@@ -247,14 +261,20 @@ def _run_key(method: str, benchmark: Benchmark, options: EvalOptions) -> dict[st
     }
 
 
-def _prepare_run_folder(out: Path, key: dict[str, Any], command: Sequence[str] | None) -> None:
+def _prepare_run_folder(
+    out: Path, key: dict[str, Any], command: Sequence[str] | None
+) -> dict[str, Any] | None:
+    """Check that ``out`` is new, empty or a run with the same ``key``, and mark it unfinished until the
+    run ends. Returns the manifest of the finished run it held, if any."""
     manifest = out / MANIFEST_NAME
+    finished = None
     if out.exists() and not out.is_dir():
         raise EvalError(f"{out} is a file; give a folder for the run")
     if manifest.exists():
         try:
-            previous = json.loads(manifest.read_text())["options"]
-        except (OSError, json.JSONDecodeError, KeyError) as err:
+            record = json.loads(manifest.read_text())
+            previous = record["options"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
             raise EvalError(f"{manifest}: unreadable ({err}); remove the folder or choose another") from None
         if previous != key:
             changed = sorted(k for k in key if previous.get(k) != key[k])
@@ -262,10 +282,13 @@ def _prepare_run_folder(out: Path, key: dict[str, Any], command: Sequence[str] |
                 f"{out} holds a run with other settings ({', '.join(changed)} differ); "
                 "use the same settings to resume, or choose another folder"
             )
+        if record.get("outputs", {}).get("complete"):
+            finished = record
     elif out.exists() and any(out.iterdir()):
         raise EvalError(f"{out} is not empty and holds no run; choose an empty or new folder")
     # Written first, so an interrupted run is recognised and resumed only with the same settings.
     write_manifest(out, command=command, seed=key["seed"], options=key, outputs={"complete": False})
+    return finished
 
 
 def _seed(seed: int) -> None:
@@ -374,6 +397,36 @@ def _output(
 
 
 # ---- outputs -----------------------------------------------------------------------------------------
+
+
+def _saved_scores(
+    out: Path, metrics: Sequence[Metric], outputs: Sequence[ClipOutput], video: bool
+) -> dict[str, MetricSummary] | None:
+    """The scores a finished run folder holds for ``metrics`` on ``outputs``, or None when it lacks one of
+    them, scored it with other settings, covers other clips, or lacks the video that is asked for."""
+    try:
+        summary = json.loads((out / METRICS_NAME).read_text())
+        per_frame = read_per_frame_csv((out / PER_FRAME_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if [(c["id"], c["frames"]) for c in summary.get("clips", [])] != [(o.id, len(o.clip)) for o in outputs]:
+        return None
+    if video and not (out / VIDEO_NAME).exists():
+        return None
+    scores = {}
+    for metric in metrics:
+        saved = summary.get("metrics", {}).get(metric.name)
+        if saved is None or saved["settings"] != json.loads(json.dumps(metric.settings)):
+            return None
+        frames = per_frame.get(metric.name, {})
+        if saved["available"] and metric.kind != "set" and len(frames) != len(outputs):
+            return None
+        value = math.nan if saved["value"] is None else float(saved["value"])
+        scores[metric.name] = MetricSummary(
+            metric.name, metric.kind, value, metric.higher_is_better, saved["available"], saved["reason"],
+            metric.settings, saved["details"], frames if saved["available"] else {},
+        )  # fmt: skip
+    return scores
 
 
 def _summary(

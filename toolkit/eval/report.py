@@ -284,6 +284,25 @@ def per_frame_csv(clips: Sequence[tuple[str, int]], per_frame: Mapping[str, Mapp
     return buffer.getvalue()
 
 
+def read_per_frame_csv(text: str) -> dict[str, dict[str, np.ndarray]]:
+    """The inverse of :func:`per_frame_csv`: ``{metric: {clip id: (T,) values}}``, empty cells as NaN.
+
+    Raises:
+        ValueError: when the text has no ``clip, frame`` header or a row does not parse.
+    """
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0][:2] != ["clip", "frame"]:
+        raise ValueError("not a per-frame table: the header must start with clip, frame")
+    metrics = rows[0][2:]
+    columns: dict[str, dict[str, list[float]]] = {metric: {} for metric in metrics}
+    for row in rows[1:]:
+        if len(row) != len(rows[0]):
+            raise ValueError(f"per-frame row {row[:2]} has {len(row)} cells, the header {len(rows[0])}")
+        for metric, cell in zip(metrics, row[2:], strict=True):
+            columns[metric].setdefault(row[0], []).append(float(cell) if cell else math.nan)
+    return {m: {clip: np.array(v) for clip, v in clips.items()} for m, clips in columns.items()}
+
+
 def write_side_by_side(
     path: Path,
     clips: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
