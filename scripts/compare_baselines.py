@@ -3,6 +3,7 @@
     python scripts/compare_baselines.py -o runs/baselines                  # DEFAULT_LABELS, trained here
     python scripts/compare_baselines.py -o runs/quick --only copy-source,knn
     python scripts/compare_baselines.py -o runs/b --checkpoints saved/     # saved/LABEL[/SUBJECT]
+    python scripts/compare_baselines.py -o runs/a --save-methods saved/    # writes saved/LABEL/SUBJECT
     python scripts/compare_baselines.py -o runs/ablation --only ablation-pl-stage1,ablation-da,\
         ablation-future,ablation-stage2,ablation-unpaired                  # Ren et al.'s Table 5 ladder
 
@@ -265,6 +266,12 @@ def main() -> int:
         help=f"comma-separated labels among {', '.join(ENTRIES)} (default {', '.join(DEFAULT_LABELS)})",
     )
     parser.add_argument("--checkpoints", type=Path, help="folder of saved methods, one subfolder per label")
+    parser.add_argument(
+        "--save-methods",
+        type=Path,
+        metavar="DIR",
+        help="save every fitted method into DIR/LABEL/SUBJECT, to pass as --checkpoints to a later run",
+    )
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument(
@@ -291,6 +298,7 @@ def main() -> int:
                 method_config=settings,
                 seed=args.seed,
                 rescore=args.rescore,
+                save_methods=None if args.save_methods is None else args.save_methods / label,
             )
             started = time.perf_counter()
             result = evaluate(method, benchmark, args.out / "runs" / label, options)

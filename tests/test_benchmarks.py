@@ -115,6 +115,28 @@ def test_fewshot_fits_on_its_shots_which_are_also_the_sources(tmp_path):
     np.testing.assert_array_equal(case.train.poses.keypoints, case.clips[0].source_poses.keypoints)
 
 
+def test_pose_noise_jitters_only_the_target_poses_and_is_seeded(tmp_path):
+    exact = TINY.load(tmp_path, progress=False)
+    noisy = replace(TINY, name="tiny-noisy", pose_noise=2.0)
+    first, again = (list(noisy.load(tmp_path, progress=False).cases()) for _ in range(2))
+    assert "pose_noise" not in exact.settings and noisy.settings()["pose_noise"] == 2.0
+    moves = []
+    for clean, jittered, repeat in zip(exact.cases(), first, again, strict=True):
+        a, b = clean.clips[0], jittered.clips[0]
+        np.testing.assert_array_equal(a.truth, b.truth)
+        np.testing.assert_array_equal(a.source_poses.keypoints, b.source_poses.keypoints)
+        np.testing.assert_array_equal(b.target_poses.keypoints, repeat.clips[0].target_poses.keypoints)
+        np.testing.assert_array_equal(a.target_poses.keypoints[..., 2], b.target_poses.keypoints[..., 2])
+        present = a.target_poses.keypoints[..., 2] > 0
+        np.testing.assert_array_equal(b.target_poses.keypoints[~present], a.target_poses.keypoints[~present])
+        moves.append(b.target_poses.keypoints[present, :2] - a.target_poses.keypoints[present, :2])
+    moves = np.concatenate(moves)
+    assert 1.5 < moves.std() < 2.5  # 2 px of noise
+    assert not np.allclose(moves[: len(moves) // 2], moves[len(moves) // 2 :])  # subjects differ
+    with pytest.raises(ValueError, match="pose_noise must be >= 0 pixels"):
+        replace(TINY, pose_noise=-1.0)
+
+
 def test_eval_clip_validates_shapes():
     poses = make_motion("walk", frames=2, width=16, height=16)
     images = np.zeros((2, 16, 16, 3), np.uint8)

@@ -205,6 +205,17 @@ def test_checkpoint_is_loaded_instead_of_fitting(benchmark, tmp_path):
         GroundTruth.load(tmp_path / "ckpt")
 
 
+def test_fitted_methods_are_saved_for_a_later_run(benchmark, tmp_path):
+    options = replace(QUICK, method_config={"note": "fitted"}, save_methods=tmp_path / "saved")
+    evaluate("copy-source", benchmark, tmp_path / "a", options)
+    saved = tmp_path / "saved" / "subject_000"
+    assert CopySource.load(saved).config == {"note": "fitted"}
+    later = replace(QUICK, checkpoint=tmp_path / "saved")
+    assert evaluate("copy-source", benchmark, tmp_path / "b", later).summary["checkpoint"] == str(
+        tmp_path / "saved"
+    )
+
+
 def test_method_returning_wrong_frames_is_reported(benchmark, tmp_path, monkeypatch):
     class Shrinking(CopySource):
         def transfer(self, source_images, source_poses, target_poses):

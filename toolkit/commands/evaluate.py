@@ -72,6 +72,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed set before each subject (default 0)")
     parser.add_argument("--no-video", action="store_true", help="do not write side_by_side.mp4")
     parser.add_argument(
+        "--save-methods",
+        type=Path,
+        metavar="DIR",
+        help="save each fitted method into DIR/SUBJECT (load them later with --checkpoint DIR)",
+    )
+    parser.add_argument(
         "--rescore",
         action="store_true",
         help="score a finished run again (by default its saved scores are reused when it holds every "
@@ -110,6 +116,7 @@ def _eval(args: argparse.Namespace) -> None:
         video=not args.no_video,
         progress=not args.no_progress,
         rescore=args.rescore,
+        save_methods=args.save_methods,
     )
     benchmark = load_benchmark(args.benchmark, args.data_root, progress=options.progress)
     result = evaluate(args.method, benchmark, args.out, options)

@@ -80,6 +80,9 @@ class EvalOptions:
         video_frames: At most this many frames of clips go into the video. Default 1200.
         progress: Show progress bars. Default True.
         rescore: Score a finished run again even when it holds every asked metric. Default False.
+        save_methods: A folder to save each fitted method into, one subfolder per subject, so that a later
+            run (another benchmark on the same subjects, say) can load it as its ``checkpoint``. Default
+            None (not saved).
     """
 
     metrics: tuple[str, ...] | None = None
@@ -92,6 +95,7 @@ class EvalOptions:
     video_frames: int = 1200
     progress: bool = True
     rescore: bool = False
+    save_methods: Path | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,6 +326,8 @@ def _render_case(
     with measure(device=options.device) as cost:
         method = _build_method(method_cls, case, options)
     spent.add(cost, fitting=True)
+    if options.save_methods is not None and options.checkpoint is None:
+        method.save(Path(options.save_methods) / case.subject)
     outputs = []
     for clip in case.clips:
         if saved[clip.name] is not None:
