@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from toolkit.checks import check_count, check_number
 from toolkit.data.datasets import Letterbox
 from toolkit.data.flow import FLOW_METHODS, interpolate_frames
 from toolkit.errors import ToolkitError
@@ -67,10 +68,8 @@ class KnnConfig:
                 raise ValueError(
                     f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
                 )
-        if isinstance(self.lam, bool) or not (isinstance(self.lam, (int, float)) and 0 <= self.lam < np.inf):
-            raise ValueError(f"lam must be a finite number >= 0, got {self.lam!r}")
-        if isinstance(self.inbetweens, bool) or not isinstance(self.inbetweens, int) or self.inbetweens < 0:
-            raise ValueError(f"inbetweens must be an integer >= 0, got {self.inbetweens!r}")
+        check_number("lam", self.lam, lambda lam: lam >= 0, "a finite number >= 0")
+        check_count("inbetweens", self.inbetweens, minimum=0)
 
 
 # ---- smoothing ----------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from toolkit.checks import check_count
 from toolkit.data.datasets import Letterbox, image_to_tensor, tensor_to_images
 from toolkit.data.media import grid
 from toolkit.nn.init import init_weights
@@ -152,15 +153,8 @@ class PatnConfig:
                     f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
                 )
         for name in ("height", "width", "base_channels", "blocks", "disc_channels", "inference_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.disc_blocks, bool)
-            or not isinstance(self.disc_blocks, int)
-            or self.disc_blocks < 0
-        ):
-            raise ValueError(f"disc_blocks must be an integer >= 0, got {self.disc_blocks!r}")
+            check_count(name, getattr(self, name))
+        check_count("disc_blocks", self.disc_blocks, minimum=0)
         if self.height % 2**DOWNSAMPLINGS or self.width % 2**DOWNSAMPLINGS:  # type: ignore[operator]
             raise ValueError(f"height and width must be multiples of 4, got {self.width}x{self.height}")
         if not (0 <= self.dropout < 1 and 0 <= self.disc_dropout < 1):

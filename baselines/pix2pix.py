@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.checks import check_count
 from toolkit.data.datasets import (
     Augmentation,
     Letterbox,
@@ -148,9 +149,7 @@ class Pix2PixConfig:
                     f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
                 )
         for name in ("base_channels", "disc_channels", "disc_layers", "disc_scales", "inference_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, getattr(self, name))
         if min(self.l1_weight, self.perceptual_weight, self.lr) < 0 or not 0 <= self.decay_from <= 1:
             raise ValueError("l1_weight, perceptual_weight and lr must be >= 0, and decay_from in [0, 1]")
         Augmentation(self.jitter, self.flip)

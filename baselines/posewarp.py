@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from toolkit.checks import check_count
 from toolkit.data.datasets import Letterbox, image_to_tensor, letterbox_frames, tensor_to_images
 from toolkit.data.media import grid
 from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
@@ -120,15 +121,11 @@ class PosewarpConfig:
         if self.layout not in WARP_LIMBS:
             raise ValueError(f"unknown layout {self.layout!r}; choose one of {', '.join(WARP_LIMBS)}")
         for name in ("size", "width", "disc_width", "inference_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+            check_count(name, getattr(self, name), minimum=2)
         if min(self.joint_sigma, self.lr) <= 0 or self.gan_weight < 0:
             raise ValueError("joint_sigma and lr must be > 0, and gan_weight >= 0")
         for name in ("pretrain_steps", "disc_warmup_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            check_count(name, getattr(self, name), minimum=0)
         if not 0 <= self.min_gap < 0.5:
             raise ValueError(f"min_gap is a fraction of the video's length in [0, 0.5), got {self.min_gap!r}")
         if self.reconstruction is None:

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from toolkit.checks import check_count
 from toolkit.data.datasets import (
     Letterbox,
     encode_poses,
@@ -147,9 +148,7 @@ class TwoStageConfig:
             "temporal_frames", "stage1_steps", "stage2_steps", "inference_batch",
         )  # fmt: skip
         for name in (*positive, "window", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (name in positive):
-                raise ValueError(f"{name} must be an integer >= {int(name in positive)}, got {value!r}")
+            check_count(name, getattr(self, name), minimum=int(name in positive))
         if self.size % 2**self.downsamplings:
             raise ValueError(
                 f"size {self.size} must be a multiple of 2**downsamplings = {2**self.downsamplings}"

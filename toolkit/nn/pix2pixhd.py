@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_count
 from .discriminators import MultiScaleDiscriminator
 from .resnet import ResnetBlock, resnet_decoder, resnet_encoder
 
@@ -50,9 +51,8 @@ class GlobalGenerator(nn.Module):
         norm: str = "instance",
     ) -> None:
         super().__init__()
-        for name, value in (("base_channels", base_channels), ("downsamplings", downsamplings)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_count("base_channels", base_channels)
+        check_count("downsamplings", downsamplings)
         self.downsamplings = downsamplings
         width = base_channels * 2**downsamplings
         self.model = nn.Sequential(

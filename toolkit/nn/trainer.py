@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from ..checks import check_count
 from ..data.media import write_image
 from .checkpoints import load_checkpoint, resume_from, save_checkpoint
 from .train_log import LOGGERS, open_logger
@@ -90,9 +91,7 @@ class TrainOptions:
             "log_every",
         )
         for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, getattr(self, name))
         if self.num_workers < 0 or self.seed < 0:
             raise ValueError("num_workers and seed must be >= 0")
         if self.resume == "latest" and self.output_dir is None:

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...checks import check_count
 from .base import Metric, MetricInputs, MetricKind, Score
 from .inception import MISSING_INCEPTION, inception_features, shipped_inception
 
@@ -148,10 +149,8 @@ class KID(_InceptionMetric):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name, least in (("subset_size", 2), ("subsets", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"KID {name} must be a whole number >= {least}, got {value!r}")
+        check_count("KID subset_size", self.subset_size, minimum=2)
+        check_count("KID subsets", self.subsets)
 
     def score(self, inputs: MetricInputs) -> Score:
         generated, target = self.features(inputs)
