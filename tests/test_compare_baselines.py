@@ -1,0 +1,54 @@
+"""scripts/compare_baselines.py: its entries cover every method, and its pose-change and noise helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines import BASELINES
+from toolkit.eval.harness import discover_methods
+from toolkit.pose.motions import make_motion
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_baselines.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("compare_baselines", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and typing look modules up by name
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_every_registered_method_has_an_entry(script):
+    discover_methods()
+    assert set(BASELINES) <= {method for method, _ in script.ENTRIES.values()}
+    assert set(script.DEFAULT_LABELS) <= set(script.ENTRIES)
+
+
+def test_pose_change_is_the_mean_joint_move_in_body_heights(script):
+    poses = make_motion("walk", 4, 24.0, 128, 128, seed=0)
+    source = poses[:1]
+    keypoints = poses.keypoints.copy()
+    present = keypoints[0, :, 2] > 0
+    height = np.ptp(keypoints[0, present, 1])
+    keypoints[1] = keypoints[0]
+    keypoints[2] = keypoints[0]
+    keypoints[2, :, 0] += 0.5 * height  # every joint half a body height to the right
+    change = script.pose_change(source, replace(poses, keypoints=keypoints))
+    assert change[0] == pytest.approx(0.0) and change[1] == pytest.approx(0.0)
+    assert change[2] == pytest.approx(0.5)
+
+
+def test_pose_noise_is_refused_for_benchmarks_of_real_data(script, tmp_path):
+    with pytest.raises(
+        ValueError, match="--pose-noise applies to the mannequin benchmarks, not 'video-folder'"
+    ):
+        script._load("video-folder", tmp_path, 1.5)
