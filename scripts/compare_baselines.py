@@ -88,7 +88,8 @@ POSEWARP_ON_CPU: dict[str, Any] = {
     "steps": 300,
     "batch_size": 4,
 }
-# Ren et al.'s ablation ladder (Table 5) on 64 px networks: 800 + 400 steps, 4 to 7 minutes a rung.
+# Ren et al.'s ablation ladder (Table 5) on 64 px networks: 800 + 400 steps, 3.5 to 9 minutes a rung on
+# two threads.
 TWO_STAGE_ABLATION_ON_CPU: dict[str, Any] = {
     **TWO_STAGE_ON_CPU,
     "size": 64,
