@@ -42,6 +42,7 @@ from toolkit.eval.compare import compare
 from toolkit.eval.harness import EvalOptions, evaluate, read_run
 from toolkit.eval.metrics import Flicker, MetricInputs
 from toolkit.pose.match import count_switches
+from toolkit.pose.ops import jitter_poses
 from toolkit.pose.sequence import PoseSequence
 
 # CPU budgets: each fits the three subjects of synthetic-small in about 4 to 12 minutes on one thread.
@@ -138,9 +139,7 @@ METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid",
 
 def _jittered(poses: PoseSequence, pixels: float, seed: int) -> PoseSequence:
     """``poses`` with Gaussian noise of ``pixels`` on every joint, as a detector adds it."""
-    keypoints = poses.keypoints.copy()
-    keypoints[..., :2] += np.random.default_rng(seed).normal(0.0, pixels, keypoints[..., :2].shape)
-    return replace(poses, keypoints=keypoints)
+    return jitter_poses(poses, pixels, np.random.default_rng(seed))
 
 
 def knn_thresholding_table(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from toolkit.pose import BODY_18, PoseSequence, make_motion
-from toolkit.pose.ops import AugmentConfig, augment_poses
+from toolkit.pose.ops import AugmentConfig, augment_poses, jitter_poses
 
 PARENTS, CHILDREN = np.array(BODY_18.limbs).T
 NECK, R_ELBOW, R_WRIST = 1, 3, 4
@@ -52,6 +52,19 @@ def test_jitter_has_the_requested_spread():
     offsets = (moved.keypoints[..., :2] - poses.keypoints[..., :2])[poses.visible]
     assert offsets.std() == pytest.approx(3.0, rel=0.05)
     assert abs(offsets.mean()) < 0.1
+
+
+def test_detector_jitter_alone_is_seeded_and_keeps_missing_joints_missing():
+    poses = augment_poses(_walk(frames=200), 7, _only(drop_joint=0.1))  # some joints missing
+    moved = jitter_poses(poses, 2.0, np.random.default_rng(8))
+    again = jitter_poses(poses, 2.0, np.random.default_rng(8))
+    np.testing.assert_array_equal(moved.keypoints, again.keypoints)
+    np.testing.assert_array_equal(moved.visible, poses.visible)
+    offsets = (moved.keypoints[..., :2] - poses.keypoints[..., :2])[poses.visible]
+    assert offsets.std() == pytest.approx(2.0, rel=0.05)
+    np.testing.assert_array_equal(moved.keypoints[..., 2], poses.keypoints[..., 2])
+    with pytest.raises(ValueError, match="pixels must be a number of pixels >= 0"):
+        jitter_poses(poses, -1.0, np.random.default_rng(0))
 
 
 def test_limb_scaling_keeps_the_skeleton_connected():

@@ -34,6 +34,7 @@ from ...data.media import read_image
 from ...data.synth_dataset import FRAME_PATTERN, SynthConfig, subject_dir, write_synthetic_dataset
 from ...manifest import MANIFEST_NAME
 from ...pose.io import load_poses
+from ...pose.ops import jitter_poses
 from ...pose.sequence import PoseSequence
 from . import Benchmark, EvalCase, EvalClip
 
@@ -173,15 +174,11 @@ class SyntheticBenchmark:
         return EvalCase(subject, train, tuple(clips))
 
     def _detected(self, poses: PoseSequence, subject: int, clip: int) -> PoseSequence:
-        """``poses`` with ``pose_noise`` pixels of Gaussian noise on every present joint's x and y, drawn
+        """``poses`` with ``pose_noise`` pixels of jitter (:func:`~toolkit.pose.ops.jitter_poses`), drawn
         from a generator seeded by the benchmark's seed and the subject's and clip's indices."""
         if not self.pose_noise:
             return poses
-        rng = np.random.default_rng([self.seed, subject, clip])
-        keypoints = poses.keypoints.copy()
-        noise = rng.normal(0.0, self.pose_noise, keypoints[..., :2].shape)
-        keypoints[..., :2] += np.where(keypoints[..., 2:] > 0, noise, 0.0)
-        return replace(poses, keypoints=keypoints)
+        return jitter_poses(poses, self.pose_noise, np.random.default_rng([self.seed, subject, clip]))
 
 
 def _is_complete(folder: Path, config: SynthConfig) -> bool:

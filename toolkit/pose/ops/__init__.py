@@ -13,7 +13,7 @@ turns them into zeros. See ``docs/pose-cleanup.md``.
 
 from __future__ import annotations
 
-from .augment import AugmentConfig, augment_poses
+from .augment import AugmentConfig, augment_poses, jitter_poses
 from .crop import (
     INTERPOLATIONS,
     Box,
@@ -45,6 +45,7 @@ __all__ = [
     "crop_resize_image",
     "crop_resize_poses",
     "interpolate_gaps",
+    "jitter_poses",
     "median_fill",
     "no_smoothing",
     "normalize_to_target",

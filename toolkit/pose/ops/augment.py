@@ -56,6 +56,16 @@ class AugmentConfig:
         check_number("AugmentConfig.limb_scale", self.limb_scale, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
+def jitter_poses(poses: PoseSequence, pixels: float, rng: np.random.Generator) -> PoseSequence:
+    """``poses`` with detector-like jitter: Gaussian noise of ``pixels`` on x and y of every joint in every
+    frame, drawn from ``rng`` as one ``(T, J, 2)`` array; missing joints stay missing (NaN + noise). Any
+    layout."""
+    check_number("pixels", pixels, lambda v: v >= 0, "a number of pixels >= 0")
+    keypoints = poses.keypoints.copy()
+    keypoints[..., :2] += rng.normal(0.0, pixels, keypoints[..., :2].shape)
+    return replace(poses, keypoints=keypoints)
+
+
 def augment_poses(
     poses: PoseSequence, rng: np.random.Generator | int, config: AugmentConfig | None = None
 ) -> PoseSequence:
