@@ -23,7 +23,6 @@ without frame thresholding, on the held-out poses as they are and with detector-
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from dataclasses import replace
@@ -39,8 +38,9 @@ from toolkit.errors import ToolkitError
 from toolkit.eval.benchmarks import Benchmark, cache_root, get_benchmark, load_benchmark
 from toolkit.eval.benchmarks.synthetic import SyntheticBenchmark
 from toolkit.eval.compare import compare
-from toolkit.eval.harness import EvalOptions, evaluate, read_run
+from toolkit.eval.harness import PER_FRAME_NAME, EvalOptions, evaluate, read_run
 from toolkit.eval.metrics import Flicker, MetricInputs
+from toolkit.eval.report import read_per_frame_csv
 from toolkit.pose.match import count_switches
 from toolkit.pose.ops import jitter_poses
 from toolkit.pose.sequence import PoseSequence
@@ -237,12 +237,11 @@ def largest_pose_change_table(
         "|---|" + "---|---|" * len(metrics),
     ]
     for label, run in zip(labels, runs, strict=True):
-        with (run / "per_frame.csv").open() as file:
-            rows = list(csv.DictReader(file))
-        large = np.array([change[row["clip"]][int(row["frame"])] > cut for row in rows])
+        per_frame = read_per_frame_csv((run / PER_FRAME_NAME).read_text())
         cells = []
         for metric in metrics:
-            values = np.array([float(row[metric]) for row in rows])
+            values = np.concatenate(list(per_frame[metric].values()))
+            large = np.concatenate([change[clip] > cut for clip in per_frame[metric]])
             cells.append(f"{values[large].mean():.4f} | {values[~large].mean():.4f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
