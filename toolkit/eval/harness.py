@@ -197,14 +197,14 @@ def evaluate(
             bar.refresh()
             outputs += _render_case(method_cls, case, out, options, spent, bar)
     if finished is not None and not options.rescore and all(o.reused for o in outputs):
-        saved = _saved_scores(out, metrics, outputs, options.video)
+        saved = _saved_run(out, metrics, outputs, options.video)
         if saved is not None:
             timings = {stage: float(s) for stage, s in finished.get("timings_s", {}).items()}
             write_manifest(
                 out, command=command, seed=options.seed, options=key, timings=timings,
                 outputs=finished.get("outputs", {}),
             )  # fmt: skip
-            return EvalResult(out, read_run(out), saved, outputs)
+            return EvalResult(out, *saved, outputs)
     # 2. Score them all.
     scoring_start = time.perf_counter()
     scores = score(
@@ -405,11 +405,12 @@ def _output(
 # ---- outputs -----------------------------------------------------------------------------------------
 
 
-def _saved_scores(
+def _saved_run(
     out: Path, metrics: Sequence[Metric], outputs: Sequence[ClipOutput], video: bool
-) -> dict[str, MetricSummary] | None:
-    """The scores a finished run folder holds for ``metrics`` on ``outputs``, or None when it lacks one of
-    them, scored it with other settings, covers other clips, or lacks the video that is asked for."""
+) -> tuple[dict[str, Any], dict[str, MetricSummary]] | None:
+    """The ``metrics.json`` of a finished run folder and the scores it holds for ``metrics`` on ``outputs``,
+    or None when it lacks one of them, scored it with other settings, covers other clips, or lacks the
+    video that is asked for."""
     try:
         summary = json.loads((out / METRICS_NAME).read_text())
         per_frame = read_per_frame_csv((out / PER_FRAME_NAME).read_text())
@@ -432,7 +433,7 @@ def _saved_scores(
             metric.name, metric.kind, value, metric.higher_is_better, saved["available"], saved["reason"],
             metric.settings, saved["details"], frames if saved["available"] else {},
         )  # fmt: skip
-    return scores
+    return summary, scores
 
 
 def _summary(
