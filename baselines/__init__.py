@@ -26,12 +26,15 @@ class SubjectFrames:
         poses: ``N`` poses on the frames' ``W x H`` canvas (BODY_18).
         masks: Optional ``(N, H, W)`` bool foreground masks.
         name: Subject name, for logs and reports.
+        description: What the subject looks like, in words, where it is known (a mannequin benchmark gives
+            its subject's caption, ``toolkit.data.mannequin.captions``); empty otherwise.
     """
 
     images: np.ndarray
     poses: PoseSequence
     masks: np.ndarray | None = None
     name: str = ""
+    description: str = ""
 
     def __post_init__(self) -> None:
         images = self.images

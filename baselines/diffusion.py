@@ -15,7 +15,9 @@ protocol into the toolkit's own diffusion jobs:
   training/dreambooth.py``), so ``toolkit eval --method diffusion --checkpoint subjects/NAME`` scores it.
 
 With ``lora=False`` the method renders the base model and ControlNet alone, with the template's class
-prompt ("a mannequin"): ``fit`` then only records the subject's name.
+prompt ("a mannequin"): ``fit`` then only records the subject's name. With ``describe=True`` as well, the
+prompt is the subject's description instead (a mannequin benchmark's caption: "a mannequin with short black
+hair ..."), which measures how far the base model draws a person from words alone.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class DiffusionConfig:
             ``"mini"``, the small packaged model trained on mannequins.
         controlnet: OpenPose ControlNet spec, in the same forms. Default ``"mini"``.
         lora: Learn the subject as a LoRA (default True). False renders base + ControlNet only, untrained.
+        describe: With ``lora=False``, prompt with the subject's description (``SubjectFrames.description``)
+            instead of the class prompt. Default False.
         token: The rare identifier bound to the subject. Default ``"sks"``.
         class_noun: The subject's class. Default ``"mannequin"`` (the mini model's word for its people).
         template: Prompt template in ``prompts/``. Default ``"mannequin"`` (``"a {token} {class}"``).
@@ -101,6 +105,7 @@ class DiffusionConfig:
     base: str = "mini"
     controlnet: str = "mini"
     lora: bool = True
+    describe: bool = False
     token: str = "sks"
     class_noun: str = "mannequin"
     template: str = "mannequin"
@@ -124,8 +129,13 @@ class DiffusionConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if not isinstance(self.lora, bool):
-            raise ValueError(f"lora must be true or false, got {self.lora!r}")
+        for name in ("lora", "describe"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.describe and self.lora:
+            raise ValueError(
+                "describe=true renders the base model from the subject's description: set lora=false with it"
+            )
         for name in ("train_steps", "rank", "train_batch_size", "inference_steps", "batch"):
             check_count(name, getattr(self, name))
         for name in ("lr_warmup_steps", "seed"):
@@ -168,6 +178,7 @@ class DiffusionTransfer:
             config if isinstance(config, DiffusionConfig) else config_from_dict(DiffusionConfig, config)
         )
         self.subject: str | None = None
+        self.description = ""
         # The registry root that holds the subject folder (None before fit/load, and with lora=False).
         self.registry: Path | None = None
         self._work: tempfile.TemporaryDirectory[str] | None = None
@@ -187,6 +198,13 @@ class DiffusionTransfer:
         if config:
             self.config = config_from_dict(DiffusionConfig, config)
         self.subject = _subject_name(train_data.name)
+        if self.config.describe:
+            if not train_data.description:
+                raise ValueError(
+                    f"describe=true needs a description of subject {train_data.name!r} "
+                    "(SubjectFrames.description); mannequin benchmarks give one, other data does not"
+                )
+            self.description = train_data.description
         if not self.config.lora:
             return
         if self.config.subject_dir is not None:
@@ -286,7 +304,7 @@ class DiffusionTransfer:
             subject=self.subject if c.lora else None,
             subjects_dir=self.registry,
             # Without a LoRA the token means nothing to the model: the class prompt names what to draw.
-            prompt=None if c.lora else self._class_prompt(),
+            prompt=None if c.lora else self.description or self._class_prompt(),
             template=c.template,
             base=c.base,
             controlnets=(c.controlnet,),
@@ -321,7 +339,8 @@ class DiffusionTransfer:
                 shutil.copytree(
                     source, target, ignore=shutil.ignore_patterns(CHECKPOINTS_DIR), dirs_exist_ok=True
                 )
-        write_method(directory, self.name, self.config, extra={"subject": self.subject})
+        extra = {"subject": self.subject, "description": self.description}
+        write_method(directory, self.name, self.config, extra=extra)
 
     @classmethod
     def load(cls, directory: Path) -> DiffusionTransfer:
@@ -343,6 +362,7 @@ class DiffusionTransfer:
         record, _ = read_method(directory, cls.name, weights=False)
         method = cls(record["config"])
         method.subject = record.get("subject")
+        method.description = record.get("description", "")
         if method.config.lora:
             method.registry = directory.resolve() / SUBJECTS_DIR
             method._subject_folder()

@@ -113,6 +113,8 @@ ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {
     "diffusion": ("diffusion", DIFFUSION_ON_CPU),
     # The same models without the subject's LoRA: what the LoRA adds.
     "diffusion-no-lora": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False}),
+    # No LoRA either, but prompted with the subject's caption: how far words alone draw the subject.
+    "diffusion-caption": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False, "describe": True}),
     "knn": ("knn", {}),
     "knn-lam0": ("knn", {"lam": 0.0}),
     "knn-flow": ("knn", {"smoothing": "flow"}),
@@ -134,7 +136,10 @@ DEFAULT_LABELS = (
     "two-stage", "posewarp",
 )  # fmt: skip
 
-METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid", "flicker", "warp_error")
+METRICS = (
+    "ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "pckh", "fid", "part_color_error",
+    "identity_accuracy", "flicker", "warp_error",
+)  # fmt: skip
 
 
 def _jittered(poses: PoseSequence, pixels: float, seed: int) -> PoseSequence:

@@ -85,6 +85,7 @@ def test_registered_with_defaults_for_the_mini_model() -> None:
         ({"guidance": float("nan")}, "guidance must be a finite number"),
         ({"consistency": "sticky"}, "sticky"),
         ({"base": ""}, "base must be a non-empty string"),
+        ({"describe": True}, "describe=true renders the base model.*set lora=false"),
     ],
 )
 def test_bad_settings_are_one_line_errors(values: dict, message: str) -> None:
@@ -155,6 +156,24 @@ def test_base_and_controlnet_alone_render_without_fitting(
     assert np.array_equal(
         DiffusionTransfer.load(tmp_path).transfer(subject.images, subject.poses, targets), frames
     )
+
+
+def test_describe_prompts_the_base_with_the_subjects_description(
+    subject: SubjectFrames, targets, tmp_path: Path
+) -> None:
+    described = SubjectFrames(subject.images, subject.poses, name="s", description="a mannequin in red")
+    method = DiffusionTransfer({**BASE_ONLY, "describe": True})
+    method.fit(described)
+    frames = method.transfer(subject.images, subject.poses, targets)
+    by_class = DiffusionTransfer(BASE_ONLY).transfer(subject.images, subject.poses, targets)
+    assert not np.array_equal(frames, by_class)  # another prompt, another picture
+    method.save(tmp_path)
+    loaded = DiffusionTransfer.load(tmp_path)
+    assert loaded.description == "a mannequin in red"
+    assert np.array_equal(loaded.transfer(subject.images, subject.poses, targets), frames)
+    with pytest.raises(ValueError, match="describe=true needs a description of subject") as err:
+        DiffusionTransfer({**BASE_ONLY, "describe": True}).fit(subject)
+    assert "\n" not in str(err.value)
 
 
 def test_loads_a_subject_folder_trained_on_the_command_line(

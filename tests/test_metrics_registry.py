@@ -14,8 +14,8 @@ from toolkit.eval.metrics import METRICS, MetricInputs, MetricResult, build_metr
 
 EXPECTED = {
     "ssim": "frame", "masked_ssim": "frame", "psnr": "frame", "l1": "frame", "lpips": "frame",
-    "silhouette_iou": "frame", "pckh": "frame", "fid": "set", "kid": "set", "flicker": "sequence",
-    "warp_error": "sequence",
+    "silhouette_iou": "frame", "pckh": "frame", "part_color_error": "frame", "identity_accuracy": "frame",
+    "fid": "set", "kid": "set", "flicker": "sequence", "warp_error": "sequence",
 }  # fmt: skip
 
 
@@ -31,7 +31,9 @@ def test_every_metric_runs_by_name_and_reports_availability() -> None:
     inputs = MetricInputs(generated, generated.copy())
     results = {name: build_metric(name).compute(inputs) for name in METRICS}
     unavailable = {name for name, result in results.items() if not result.available}
-    assert unavailable == {"masked_ssim", "lpips", "silhouette_iou", "pckh"}
+    assert unavailable == {
+        "masked_ssim", "lpips", "silhouette_iou", "pckh", "part_color_error", "identity_accuracy",
+    }  # fmt: skip
     for name, result in results.items():
         assert isinstance(result, MetricResult) and result.name == name
         assert result.settings == build_metric(name).settings

@@ -1,11 +1,12 @@
-"""Captions of the mini model's mannequins and the mini architecture presets."""
+"""Captions of the mannequins the mini model learns from, and the mini architecture presets."""
 
 from __future__ import annotations
 
 import pytest
 
 from toolkit.data.mannequin import Garment, MannequinSpec
-from toolkit.diffusion.mini.captions import color_name, garment_phrase, mannequin_caption
+from toolkit.data.mannequin.captions import HUES, TONES, color_name, garment_phrase, mannequin_caption
+from toolkit.data.mannequin.spec import HAIR_COLORS, SKIN_TONES
 from toolkit.diffusion.mini.config import MINI_CONFIGS, MiniConfig, MiniConfigError, get_config, model_sizes
 
 
@@ -15,38 +16,54 @@ from toolkit.diffusion.mini.config import MINI_CONFIGS, MiniConfig, MiniConfigEr
         ((0, 0, 0), "black"),
         ((250, 250, 250), "white"),
         ((128, 128, 128), "grey"),
-        ((220, 20, 20), "red"),
-        ((20, 40, 220), "blue"),
-        ((30, 160, 40), "green"),
-        ((20, 20, 90), "dark blue"),
-        ((120, 70, 30), "brown"),
-        ((200, 150, 230), "light purple"),
+        ((220, 20, 20), "bright red"),
+        ((20, 20, 220), "bright blue"),
+        ((20, 40, 220), "bright cobalt"),
+        ((30, 160, 30), "vivid green"),
+        ((20, 20, 90), "deep blue"),
+        ((120, 70, 30), "vivid orange"),
+        ((200, 150, 230), "pale violet"),
+        ((90, 70, 60), "dusky orange"),
+        ((250, 200, 20), "bright amber"),
+        ((20, 180, 200), "bright cyan"),
     ],
 )
 def test_color_names(rgb: tuple[int, int, int], name: str) -> None:
     assert color_name(rgb) == name
 
 
-def test_caption_names_garment_colours_patterns_and_lengths() -> None:
+def test_every_hue_and_tone_has_a_name_of_its_own() -> None:
+    assert len(HUES) == len(set(HUES)) == 16 and len(set(TONES.values())) == 6
+    # Hue bins are 22.5 degrees wide, the first centred on red: up to 11.25 degrees either side is red.
+    assert color_name((230, 55, 20)) == "bright red"  # 10.0 degrees
+    assert color_name((230, 65, 20)) == "bright orange"  # 12.9 degrees
+    assert color_name((230, 20, 55)) == "bright red"  # 350.0 degrees
+    assert color_name((230, 20, 65)) == "bright rose"  # 347.1 degrees
+
+
+def test_caption_names_palette_colours_garments_patterns_and_lengths() -> None:
     spec = MannequinSpec(
         hair_style="bun",
-        hair=(28, 24, 22),
+        hair=(30, 25, 20),
+        skin=SKIN_TONES["tan"],
         shirt=Garment(color=(220, 20, 20), pattern="stripes", pattern_color=(250, 250, 250), length="short"),
-        trousers=Garment(color=(20, 40, 220), pattern="checks", pattern_color=(250, 220, 30), length="short"),
-        shoes=(24, 24, 26),
+        trousers=Garment(color=(20, 20, 220), pattern="checks", pattern_color=(250, 220, 30), length="short"),
+        shoes=(200, 190, 170),
     )
-    caption = mannequin_caption(spec)
-    assert caption == (
-        "a mannequin with black hair in a bun and light skin, wearing a short-sleeved red shirt with white "
-        "stripes, blue shorts with yellow checks and black shoes"
+    assert mannequin_caption(spec) == (
+        "a mannequin with black hair in a bun and tan skin, wearing a short-sleeved bright red shirt with "
+        "white stripes, bright blue shorts with bright amber checks and beige shoes"
     )
-    assert garment_phrase(Garment(color=(20, 40, 220)), "trousers") == "blue trousers"
+    assert garment_phrase(Garment(color=(20, 20, 220)), "trousers") == "bright blue trousers"
+    assert mannequin_caption(MannequinSpec(hair_style="bald", hair=HAIR_COLORS["blonde"])).startswith(
+        "a mannequin with no hair and light skin"
+    )
 
 
 def test_captions_are_deterministic_and_tell_subjects_apart() -> None:
-    captions = [mannequin_caption(MannequinSpec.sample(seed)) for seed in range(12)]
-    assert captions == [mannequin_caption(MannequinSpec.sample(seed)) for seed in range(12)]
-    assert len(set(captions)) == 12
+    captions = [mannequin_caption(MannequinSpec.sample(seed)) for seed in range(40)]
+    assert captions == [mannequin_caption(MannequinSpec.sample(seed)) for seed in range(40)]
+    assert len(set(captions)) == 40
     for seed, caption in enumerate(captions):
         shirt = MannequinSpec.sample(seed).shirt
         assert color_name(shirt.color) in caption

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from toolkit.data.datasets import DataError, mannequin_frames
 from toolkit.data.media import write_image
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
-from toolkit.diffusion.mini.captions import mannequin_caption
+from toolkit.data.mannequin.captions import mannequin_caption
 from toolkit.diffusion.mini.cli import base_main, controlnet_main
 from toolkit.diffusion.mini.data import MiniDataset, StepBatches, control_image, folder_clips
 from toolkit.pose.io import save_poses

@@ -13,6 +13,8 @@ from toolkit.data.synthetic import (
     BACKGROUNDS,
     DEFAULT_BACKGROUND,
     HAIR_STYLES,
+    MATERIAL,
+    MATERIAL_NAMES,
     PART,
     PART_NAMES,
     BackgroundError,
@@ -220,6 +222,34 @@ def test_parts_are_coloured_as_the_spec_says():
         brightest = pixels[pixels.sum(axis=1).argmax()]
         assert np.abs(brightest - color).max() <= 2, part
         assert (pixels <= np.array(color) + 1).all(), part
+
+
+def test_material_labels_tell_cloth_from_skin_within_a_part():
+    spec = MannequinSpec(
+        shirt=Garment(color=(20, 60, 200), length="short"),
+        trousers=Garment(color=(200, 30, 30), length="short"),
+    )
+    frame = render(spec, (256, 256))
+    assert (frame.mask == (frame.materials > 0)).all()
+    assert set(np.unique(frame.materials)) == set(range(len(MATERIAL_NAMES)))
+    # A short sleeve covers the top of the upper arm; the bare arm below it is skin, the same part.
+    arm = frame.parts == PART["right_upper_arm"]
+    assert {MATERIAL["shirt"], MATERIAL["skin"]} == set(np.unique(frame.materials[arm]))
+    thigh = frame.parts == PART["left_thigh"]
+    assert {MATERIAL["trousers"], MATERIAL["skin"]} == set(np.unique(frame.materials[thigh]))
+    assert (frame.materials[frame.parts == PART["torso"]] == MATERIAL["shirt"]).all()
+    # Each material's core pixels are painted in its colour (shading only darkens).
+    for material, color in (
+        ("shirt", spec.shirt.color),
+        ("trousers", spec.trousers.color),
+        ("skin", spec.skin),
+    ):
+        core = (
+            cv2.erode((frame.materials == MATERIAL[material]).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        )
+        assert (frame.image[core] <= np.array(color) + 1).all(), material
+        brightest = frame.image[core][frame.image[core].astype(int).sum(1).argmax()]
+        assert np.abs(brightest.astype(int) - color).max() <= 2, material
 
 
 def test_outlines_are_anti_aliased():

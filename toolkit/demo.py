@@ -63,7 +63,9 @@ DEMO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),  # fmt: skip
 }
-DEMO_METRICS = ("ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "flicker")
+DEMO_METRICS = (
+    "ssim", "masked_ssim", "silhouette_iou", "psnr", "l1", "part_color_error", "identity_accuracy", "flicker",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from .mannequin import BACKGROUNDS, MannequinSpec, render_sequence
 from .media import write_image
 
 FRAME_PATTERN = "{:05d}.png"
+SUBJECT_FILE = "subject.json"
 CHANNELS = ("images", "masks", "parts")
 
 
@@ -135,7 +136,7 @@ def write_synthetic_dataset(
             seed = config.seed + i
             spec = MannequinSpec.sample(seed)
             folder = subject_dir(root, i)
-            write_json_atomic(folder / "subject.json", spec.to_dict())
+            write_json_atomic(folder / SUBJECT_FILE, spec.to_dict())
             for motion in config.motions:
                 done, new = _write_clip(folder / motion, spec, motion, seed, config)
                 skipped += done

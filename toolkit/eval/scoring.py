@@ -113,12 +113,14 @@ def score(
 
 
 def _groups(outputs: Sequence[ClipOutput]) -> list[list[ClipOutput]]:
-    """Clips that can be scored together: same canvas, frame rate, backdrop and mask availability."""
+    """Clips that can be scored together: same canvas, frame rate, backdrop, and availability of masks and
+    material labels."""
     groups: dict[tuple[Any, ...], list[ClipOutput]] = {}
     for o in outputs:
         clip = o.clip
         backdrop = None if clip.background is None else hashlib.sha1(clip.background.tobytes()).hexdigest()
-        key = (clip.truth.shape[1:], clip.target_poses.fps, clip.masks is None, backdrop)
+        labels = (clip.masks is None, clip.materials is None)
+        key = (clip.truth.shape[1:], clip.target_poses.fps, labels, backdrop)
         groups.setdefault(key, []).append(o)
     return list(groups.values())
 
@@ -131,9 +133,20 @@ def _inputs(batch: Sequence[ClipOutput], device: str, extras: bool) -> MetricInp
     if not extras:
         return MetricInputs(generated, truth, device=device)
     clips = [o.clip for o in batch]
-    masks = None if clips[0].masks is None else np.concatenate([c.masks for c in clips])  # type: ignore[misc]
-    poses = PoseSequence.concatenate([c.target_poses for c in clips])
-    return MetricInputs(generated, truth, masks, poses, clips[0].background, device)
+    return MetricInputs(
+        generated,
+        truth,
+        masks=_joined([c.masks for c in clips]),
+        materials=_joined([c.materials for c in clips]),
+        poses=PoseSequence.concatenate([c.target_poses for c in clips]),
+        background=clips[0].background,
+        device=device,
+    )
+
+
+def _joined(labels: list[np.ndarray | None]) -> np.ndarray | None:
+    """The clips' per-frame label arrays end to end, or None unless every clip has them."""
+    return None if any(x is None for x in labels) else np.concatenate(labels)  # type: ignore[arg-type]
 
 
 def _summarise(metric: Metric, batches: list[list[ClipOutput]], results: list[MetricResult]) -> MetricSummary:

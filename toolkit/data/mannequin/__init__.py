@@ -6,8 +6,9 @@ of a :class:`~toolkit.pose.PoseSequence`.
 """
 
 from .backgrounds import BACKGROUNDS, DEFAULT_BACKGROUND, Background, BackgroundError, background_image
+from .captions import mannequin_caption
 from .head import HAIR_STYLES, HairStyle
-from .parts import PART, PART_NAMES
+from .parts import MATERIAL, MATERIAL_NAMES, PART, PART_NAMES
 from .patterns import PATTERNS
 from .render import MannequinFrame, render_mannequin, render_sequence
 from .spec import GARMENT_LENGTHS, Garment, MannequinSpec, MannequinSpecError
@@ -17,6 +18,8 @@ __all__ = [
     "DEFAULT_BACKGROUND",
     "GARMENT_LENGTHS",
     "HAIR_STYLES",
+    "MATERIAL",
+    "MATERIAL_NAMES",
     "PART",
     "PART_NAMES",
     "PATTERNS",
@@ -28,6 +31,7 @@ __all__ = [
     "MannequinSpec",
     "MannequinSpecError",
     "background_image",
+    "mannequin_caption",
     "render_mannequin",
     "render_sequence",
 ]

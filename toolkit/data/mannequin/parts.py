@@ -38,6 +38,11 @@ PART_NAMES: tuple[str, ...] = (
 # fmt: on
 PART: dict[str, int] = {name: i for i, name in enumerate(PART_NAMES)}
 
+# Label table of ``MannequinFrame.materials``: what each pixel is painted with, whatever the body part. It
+# tells a short sleeve's cloth from the bare arm below it, which the anatomical labels above cannot.
+MATERIAL_NAMES: tuple[str, ...] = ("background", "skin", "hair", "shirt", "trousers", "shoes", "eyes")
+MATERIAL: dict[str, int] = {name: i for i, name in enumerate(MATERIAL_NAMES)}
+
 
 class Split(Protocol):
     def signed(self, surface: Surface) -> np.ndarray:
@@ -63,7 +68,7 @@ class Piece:
         shape: The outline and surface frame.
         depth: Distance from the camera in units of height; farther pieces are drawn first.
         part: Label (index into ``PART_NAMES``) of the piece.
-        material: Material name: ``skin``, ``hair``, ``shirt``, ``trousers``, ``shoes`` or ``eyes``.
+        material: Material name, a key of ``MATERIAL`` other than ``background``.
         split: Optional split into a second region, labelled ``second_part`` and painted ``second_material``.
     """
 

@@ -1,9 +1,9 @@
-"""Render a mannequin in a pose: RGB image, foreground mask and part labels.
+"""Render a mannequin in a pose: RGB image, foreground mask, part labels and material labels.
 
 Each piece (``body.py``, ``head.py``) is a signed distance field evaluated only inside its own bounding
 box. Pieces are composited far to near with coverage alpha, which anti-aliases every outline without
-supersampling; part labels are the exact pixel-centre tests of the same fields, so the label map is exact at
-output resolution and agrees with the image wherever a pixel is more than half covered.
+supersampling; part and material labels are the exact pixel-centre tests of the same fields, so the label
+maps are exact at output resolution and agree with the image wherever a pixel is more than half covered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ...pose.sequence import PoseSequence
 from .backgrounds import Background, background_image
 from .body import arm_pieces, leg_pieces, torso_pieces
 from .head import head_pieces
-from .parts import Piece, PoseView
+from .parts import MATERIAL, Piece, PoseView
 from .patterns import PATTERNS, Pattern
 from .shapes import Surface
 from .spec import Garment, MannequinSpec, MannequinSpecError
@@ -36,11 +36,14 @@ class MannequinFrame:
         image: ``(H, W, 3)`` uint8 RGB, anti-aliased.
         mask: ``(H, W)`` bool foreground, exactly ``parts > 0``.
         parts: ``(H, W)`` uint8 part labels; ``PART_NAMES[i]`` names label ``i`` (0 is background).
+        materials: ``(H, W)`` uint8 material labels; ``MATERIAL_NAMES[i]`` names label ``i`` (0 is
+            background): skin, hair, shirt, trousers, shoes or eyes.
     """
 
     image: np.ndarray
     mask: np.ndarray
     parts: np.ndarray
+    materials: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ def _render(
     height, width = backdrop.shape[:2]
     image = backdrop.copy()
     parts = np.zeros((height, width), np.uint8)
+    materials = np.zeros((height, width), np.uint8)
     view = PoseView.build(keypoints, depth, spec.proportions, height)
     pieces = figure_pieces(spec, view)
     boxes = [_pixel_box(piece, width, height) for piece in pieces]
@@ -195,9 +199,10 @@ def _render(
         x0, y0 = min(box[0] for _, box in drawn), min(box[1] for _, box in drawn)
         x1, y1 = max(box[2] for _, box in drawn), max(box[3] for _, box in drawn)
         canvas = image[y0:y1, x0:x1].astype(np.float32)
-        _composite(drawn, _materials(spec, view.height), canvas, parts[y0:y1, x0:x1], x0, y0)
+        box = (slice(y0, y1), slice(x0, x1))
+        _composite(drawn, _materials(spec, view.height), canvas, parts[box], materials[box], x0, y0)
         image[y0:y1, x0:x1] = np.rint(canvas).astype(np.uint8)
-    return MannequinFrame(image=image, mask=parts > 0, parts=parts)
+    return MannequinFrame(image=image, mask=parts > 0, parts=parts, materials=materials)
 
 
 def _pixel_box(piece: Piece, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -211,28 +216,34 @@ def _pixel_box(piece: Piece, width: int, height: int) -> tuple[int, int, int, in
 
 def _composite(
     drawn: list[tuple[Piece, tuple[int, int, int, int]]],
-    materials: dict[str, _Material],
+    paints: dict[str, _Material],
     canvas: np.ndarray,
     parts: np.ndarray,
+    materials: np.ndarray,
     x0: int,
     y0: int,
 ) -> None:
-    """Paint pieces far to near into ``canvas`` ``(h, w, 3)`` float32 and ``parts`` ``(h, w)`` uint8, both
-    views of the frame whose top-left pixel is ``(x0, y0)``."""
+    """Paint pieces far to near into ``canvas`` ``(h, w, 3)`` float32 and label them in ``parts`` and
+    ``materials`` ``(h, w)`` uint8, all views of the frame whose top-left pixel is ``(x0, y0)``."""
     xs = np.arange(x0, x0 + canvas.shape[1], dtype=np.float32)[None, :]  # (1, w)
     ys = np.arange(y0, y0 + canvas.shape[0], dtype=np.float32)[:, None]  # (h, 1)
     for piece, (bx0, by0, bx1, by1) in drawn:
         cols, rows = slice(bx0 - x0, bx1 - x0), slice(by0 - y0, by1 - y0)
         surface = piece.shape.surface(xs[:, cols], ys[rows])
-        color = materials[piece.material].paint(surface)
+        color = paints[piece.material].paint(surface)
         label: int | np.ndarray = piece.part
+        material: int | np.ndarray = MATERIAL[piece.material]
         if piece.split is not None:
             signed = piece.split.signed(surface)
             weight = np.clip(signed + 0.5, 0.0, 1.0)[..., None]
-            color = color + weight * (materials[piece.second_material].paint(surface) - color)
-            label = np.where(signed > 0, np.uint8(piece.second_part), np.uint8(piece.part))
+            color = color + weight * (paints[piece.second_material].paint(surface) - color)
+            second = signed > 0
+            label = np.where(second, np.uint8(piece.second_part), np.uint8(piece.part))
+            material = np.where(second, np.uint8(MATERIAL[piece.second_material]), np.uint8(material))
         shade = _AMBIENT + (1.0 - _AMBIENT) * np.sqrt(1.0 - surface.n * surface.n)
         alpha = np.clip(0.5 - surface.sdf, 0.0, 1.0)[..., None]
         region = canvas[rows, cols]
         region += alpha * (color * shade[..., None] - region)
-        np.copyto(parts[rows, cols], label, where=surface.sdf < 0)
+        inside = surface.sdf < 0
+        np.copyto(parts[rows, cols], label, where=inside)
+        np.copyto(materials[rows, cols], material, where=inside)

@@ -20,17 +20,32 @@ from .patterns import PATTERNS
 
 GARMENT_LENGTHS: tuple[str, ...] = ("long", "short")
 
-# Skin tones from light to dark, and natural hair colours; each sample is jittered a little.
-# fmt: off
-_SKIN_TONES: tuple[RGB, ...] = (
-    (245, 208, 180), (234, 189, 157), (222, 171, 136), (198, 139, 103),
-    (166, 110, 78), (130, 84, 58), (92, 60, 42),
-)
-_HAIR_COLORS: tuple[RGB, ...] = (
-    (28, 24, 22), (62, 42, 30), (104, 70, 44), (140, 66, 36), (206, 168, 104), (150, 146, 142),
-)
-_SHOE_COLORS: tuple[RGB, ...] = ((24, 24, 26), (92, 58, 36), (205, 195, 175), (40, 44, 70))
-# fmt: on
+# Skin tones from light to dark, natural hair colours and shoe colours, by name; each sample is jittered a
+# little. The names are what captions call them (``captions.py``).
+SKIN_TONES: dict[str, RGB] = {
+    "pale": (245, 208, 180),
+    "fair": (234, 189, 157),
+    "light": (222, 171, 136),
+    "medium": (198, 139, 103),
+    "tan": (166, 110, 78),
+    "brown": (130, 84, 58),
+    "dark": (92, 60, 42),
+}
+HAIR_COLORS: dict[str, RGB] = {
+    "black": (28, 24, 22),
+    "dark brown": (62, 42, 30),
+    "brown": (104, 70, 44),
+    "auburn": (140, 66, 36),
+    "blonde": (206, 168, 104),
+    "grey": (150, 146, 142),
+}
+SHOE_COLORS: dict[str, RGB] = {
+    "black": (24, 24, 26),
+    "brown": (92, 58, 36),
+    "beige": (205, 195, 175),
+    "navy": (40, 44, 70),
+}
+_SKIN_TONES, _HAIR_COLORS, _SHOE_COLORS = (tuple(c.values()) for c in (SKIN_TONES, HAIR_COLORS, SHOE_COLORS))
 _HAIR_ODDS = {"short": 0.35, "long": 0.3, "bun": 0.15, "bald": 0.2}
 _SHIRT_PATTERN_ODDS = {"solid": 0.4, "stripes": 0.2, "checks": 0.2, "dots": 0.2}
 _TROUSER_PATTERN_ODDS = {"solid": 0.6, "stripes": 0.15, "checks": 0.15, "dots": 0.1}

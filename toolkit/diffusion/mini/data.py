@@ -27,17 +27,17 @@ from torch.utils.data import Dataset
 
 from ...data.datasets import DataError, Letterbox, image_to_tensor
 from ...data.mannequin import MannequinSpec, MannequinSpecError, render_mannequin
+from ...data.mannequin.captions import mannequin_caption
 from ...data.media import MediaError, list_images, read_image
+from ...data.synth_dataset import SUBJECT_FILE
 from ...errors import PoseFormatError
 from ...pose.encode import render_openpose
 from ...pose.io import load_poses
 from ...pose.motions import make_motion
 from ...pose.sequence import PoseSequence
 from ...pose.skeleton import OPENPOSE_COLORS, SKELETONS, get_skeleton
-from .captions import mannequin_caption
 
 DEFAULT_CAPTION = "a photo of a person"
-SUBJECT_FILE = "subject.json"
 
 
 # ---- skeleton images ----------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ class EvalClip:
         target_poses: ``T`` poses to render, on the ``W x H`` canvas of the truth.
         truth: ``(T, H, W, 3)`` uint8 true frames.
         masks: ``(T, H, W)`` bool foreground of the true frames, or None when unknown.
+        materials: ``(T, H, W)`` uint8 material labels of the true frames
+            (``toolkit.data.mannequin.MATERIAL_NAMES``), or None when unknown; the identity metrics need them.
         background: ``(H, W, 3)`` uint8 backdrop behind the subject, or None when unknown; with it a
             silhouette can be read off a generated frame.
     """
@@ -61,11 +63,19 @@ class EvalClip:
     target_poses: PoseSequence
     truth: np.ndarray
     masks: np.ndarray | None = None
+    materials: np.ndarray | None = None
     background: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         SubjectFrames(self.source_images, self.source_poses)  # validates shapes, dtype and canvas
         SubjectFrames(self.truth, self.target_poses, self.masks)
+        if self.materials is not None and (
+            self.materials.dtype != np.uint8 or self.materials.shape != self.truth.shape[:3]
+        ):
+            raise ValueError(
+                f"materials must be uint8 of shape {self.truth.shape[:3]}, got "
+                f"{self.materials.dtype} {self.materials.shape}"
+            )
         if self.background is not None and self.background.shape != self.truth.shape[1:]:
             raise ValueError(
                 f"background must have shape {self.truth.shape[1:]}, got {self.background.shape}"

@@ -29,14 +29,21 @@ import numpy as np
 
 from baselines import SubjectFrames
 
-from ...data.mannequin import background_image
+from ...data.mannequin import MannequinSpec, background_image, render_sequence
+from ...data.mannequin.captions import mannequin_caption
 from ...data.media import read_image
-from ...data.synth_dataset import FRAME_PATTERN, SynthConfig, subject_dir, write_synthetic_dataset
+from ...data.synth_dataset import (
+    FRAME_PATTERN,
+    SUBJECT_FILE,
+    SynthConfig,
+    subject_dir,
+    write_synthetic_dataset,
+)
 from ...manifest import MANIFEST_NAME
 from ...pose.io import load_poses
 from ...pose.ops import jitter_poses
 from ...pose.sequence import PoseSequence
-from . import Benchmark, EvalCase, EvalClip
+from . import Benchmark, BenchmarkError, EvalCase, EvalClip
 
 FrameRef = tuple[str, int]  # (motion, frame index) in the training clips
 
@@ -146,16 +153,18 @@ class SyntheticBenchmark:
             motion: _read_clip(root / "train" / subject / motion, self.train_frames)
             for motion in self.train_motions
         }
+        spec = _read_spec(root / "test" / subject)
+        described = {"name": subject, "description": mannequin_caption(spec)}
         if self.shots is None:
             train = SubjectFrames(
                 np.concatenate([clip.images for clip in train_clips.values()]),
                 PoseSequence.concatenate([clip.poses for clip in train_clips.values()]),
                 np.concatenate([clip.masks for clip in train_clips.values()]),  # type: ignore[misc]
-                name=subject,
+                **described,
             )
         else:
-            train = _pick(train_clips, self.shots, subject)
-        source = _pick(train_clips, self.sources, subject)
+            train = _pick(train_clips, self.shots, **described)
+        source = _pick(train_clips, self.sources, **described)
         backdrop = np.array(background_image(self.background, self.size, self.size))
         clips = []
         for k, motion in enumerate(self.test_motions):
@@ -168,6 +177,7 @@ class SyntheticBenchmark:
                     target_poses=self._detected(held_out.poses, index, k),
                     truth=held_out.images,
                     masks=held_out.masks,
+                    materials=_materials(spec, held_out.poses, backdrop),
                     background=backdrop,
                 )
             )
@@ -198,14 +208,34 @@ def _read_clip(folder: Path, frames: int) -> SubjectFrames:
     return SubjectFrames(images, load_poses(folder / "poses.json"), masks, name=folder.parent.name)
 
 
-def _pick(clips: dict[str, SubjectFrames], refs: tuple[FrameRef, ...], subject: str) -> SubjectFrames:
-    """The frames ``refs`` of the training clips, as one :class:`SubjectFrames`."""
+def _read_spec(folder: Path) -> MannequinSpec:
+    """The subject's ``subject.json``."""
+    try:
+        return MannequinSpec.from_dict(json.loads((folder / SUBJECT_FILE).read_text()))
+    except (OSError, ValueError) as err:
+        path = folder / SUBJECT_FILE
+        raise BenchmarkError(
+            f"{path}: unreadable ({err}); delete the benchmark folder to render it again"
+        ) from None
+
+
+def _materials(spec: MannequinSpec, poses: PoseSequence, backdrop: np.ndarray) -> np.ndarray:
+    """``(T, H, W)`` uint8 material labels of ``spec`` in every pose, drawn again by the renderer: the labels
+    are exact and deterministic, so they need not be stored with the frames."""
+    return np.stack([frame.materials for frame in render_sequence(spec, poses, background=backdrop)])
+
+
+def _pick(
+    clips: dict[str, SubjectFrames], refs: tuple[FrameRef, ...], *, name: str, description: str
+) -> SubjectFrames:
+    """The frames ``refs`` of the training clips, as one :class:`SubjectFrames` of subject ``name``."""
     chosen = [(clips[motion], t) for motion, t in refs]
     return SubjectFrames(
         np.stack([clip.images[t] for clip, t in chosen]),
         PoseSequence.concatenate([clip.poses[t] for clip, t in chosen]),
         np.stack([clip.masks[t] for clip, t in chosen]),  # type: ignore[index]
-        name=subject,
+        name=name,
+        description=description,
     )
 
 

@@ -6,7 +6,7 @@ or per-transition values, the settings it used, availability and reason)::
 
     from toolkit.eval.metrics import METRICS, MetricInputs, build_metric
 
-    inputs = MetricInputs(generated, target, masks=masks, poses=poses)
+    inputs = MetricInputs(generated, target, masks=masks, materials=materials, poses=poses)
     results = {name: metric.compute(inputs) for name, metric in
                ((name, build_metric(name)) for name in METRICS)}
     build_metric("ssim", mode="patn", pad=40).compute(inputs).value  # PATN's DeepFashion SSIM
@@ -21,6 +21,7 @@ from typing import Any
 
 from .base import Metric, MetricInputError, MetricInputs, MetricKind, MetricResult, MetricUnavailable, Score
 from .fid import FID, KID, frechet_distance, kernel_inception_distance
+from .identity import IDENTITY_REGIONS, IdentityAccuracy, PartColorError
 from .lpips import LPIPS
 from .pckh import PCKH_RULES, PCKh
 from .pixel import L1, PSNR
@@ -30,7 +31,21 @@ from .temporal import Flicker, WarpError
 
 METRICS: dict[str, type[Metric]] = {
     metric.name: metric
-    for metric in (SSIM, MaskedSSIM, PSNR, L1, LPIPS, FID, KID, SilhouetteIoU, PCKh, Flicker, WarpError)
+    for metric in (
+        SSIM,
+        MaskedSSIM,
+        PSNR,
+        L1,
+        LPIPS,
+        FID,
+        KID,
+        SilhouetteIoU,
+        PCKh,
+        PartColorError,
+        IdentityAccuracy,
+        Flicker,
+        WarpError,
+    )  # fmt: skip
 }
 
 
@@ -59,6 +74,7 @@ def build_metric(name: str, **settings: Any) -> Metric:
 
 __all__ = [
     "FID",
+    "IDENTITY_REGIONS",
     "KID",
     "L1",
     "LPIPS",
@@ -68,6 +84,7 @@ __all__ = [
     "SSIM",
     "SSIM_MODES",
     "Flicker",
+    "IdentityAccuracy",
     "MaskedSSIM",
     "Metric",
     "MetricInputError",
@@ -76,6 +93,7 @@ __all__ = [
     "MetricResult",
     "MetricUnavailable",
     "PCKh",
+    "PartColorError",
     "Score",
     "SilhouetteIoU",
     "WarpError",

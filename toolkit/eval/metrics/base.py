@@ -66,6 +66,9 @@ class MetricInputs:
         target: ``(N, H, W, 3)`` uint8 RGB ground-truth frames, paired with ``generated`` frame by frame (set
             metrics also accept another count or size).
         masks: Optional ``(N, H, W)`` bool ground-truth foreground masks of ``target``.
+        materials: Optional ``(N, H, W)`` uint8 material labels of ``target``
+            (``toolkit.data.mannequin.MATERIAL_NAMES``: skin, hair, shirt, ...), which mannequin benchmarks
+            know exactly; 0 is background.
         poses: Optional target poses, one per frame, on the frames' canvas.
         background: Optional known background of the benchmark (the mannequin renders'): an ``(H, W, 3)``
             uint8 image, an RGB triple or a name in ``toolkit.data.mannequin.BACKGROUNDS``.
@@ -75,6 +78,7 @@ class MetricInputs:
     generated: np.ndarray
     target: np.ndarray
     masks: np.ndarray | None = None
+    materials: np.ndarray | None = None
     poses: PoseSequence | None = None
     background: np.ndarray | tuple[int, int, int] | str | None = None
     device: str | torch.device = "cpu"
@@ -82,16 +86,16 @@ class MetricInputs:
     def __post_init__(self) -> None:
         _check_frames(self.generated, "generated")
         _check_frames(self.target, "target")
-        if self.masks is not None:
-            masks = self.masks
-            if (
-                not isinstance(masks, np.ndarray)
-                or masks.dtype != np.bool_
-                or masks.shape != self.target.shape[:3]
+        for name, dtype in (("masks", np.bool_), ("materials", np.uint8)):
+            labels = getattr(self, name)
+            if labels is not None and (
+                not isinstance(labels, np.ndarray)
+                or labels.dtype != dtype
+                or labels.shape != self.target.shape[:3]
             ):
                 raise MetricInputError(
-                    f"masks must be a {self.target.shape[:3]} bool array matching target, got "
-                    f"{getattr(masks, 'dtype', type(masks).__name__)} {getattr(masks, 'shape', None)}"
+                    f"{name} must be a {self.target.shape[:3]} {np.dtype(dtype).name} array matching target, "
+                    f"got {getattr(labels, 'dtype', type(labels).__name__)} {getattr(labels, 'shape', None)}"
                 )
         if self.poses is not None:
             if not isinstance(self.poses, PoseSequence):
@@ -171,6 +175,7 @@ class Score(NamedTuple):
 # Optional inputs a metric can need, and the reason it gives when one is absent.
 _MISSING_INPUT = {
     "masks": "needs ground-truth foreground masks (MetricInputs.masks)",
+    "materials": "needs the true frames' material labels (MetricInputs.materials) of a mannequin benchmark",
     "poses": "needs the target poses (MetricInputs.poses)",
     "background": "needs the benchmark's known background (MetricInputs.background)",
 }
@@ -185,7 +190,8 @@ class Metric(ABC):
         name: Registry name.
         kind: ``"frame"``, ``"set"`` or ``"sequence"`` (see the module docstring).
         higher_is_better: True, False, or None when the closer to 0 the better.
-        requires: Optional inputs it needs: any of ``"masks"``, ``"poses"``, ``"background"``.
+        requires: Optional inputs it needs: any of ``"masks"``, ``"materials"``, ``"poses"``,
+            ``"background"``.
     """
 
     name: ClassVar[str]
