@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit.data.mannequin import DEFAULT_BACKGROUND, MannequinSpec, render_sequence
+from toolkit.data.mannequin import DEFAULT_BACKGROUND, MannequinSpec, mannequin_caption, render_sequence
 from toolkit.data.media import write_image, write_video
 from toolkit.eval.benchmarks import (
     BENCHMARKS,
@@ -22,7 +22,13 @@ from toolkit.eval.benchmarks import (
     load_benchmark,
 )
 from toolkit.eval.benchmarks.patn_pairs import PatnPairs
-from toolkit.eval.benchmarks.synthetic import SYNTHETIC_FEWSHOT, SYNTHETIC_SMALL, SyntheticBenchmark
+from toolkit.eval.benchmarks.synthetic import (
+    DEMO_SUBJECT,
+    SYNTHETIC_CROWD,
+    SYNTHETIC_FEWSHOT,
+    SYNTHETIC_SMALL,
+    SyntheticBenchmark,
+)
 from toolkit.eval.benchmarks.video_folder import VideoFolder
 from toolkit.pose.io import save_poses, write_patn_csv
 from toolkit.pose.motions import make_motion
@@ -43,7 +49,7 @@ TINY = SyntheticBenchmark(
 
 
 def test_registry_lists_the_builtin_benchmarks_and_adapters():
-    assert {"synthetic-small", "synthetic-fewshot", "patn-market", "patn-deepfashion", "video-folder"} <= set(
+    assert {"synthetic-small", "synthetic-fewshot", "synthetic-crowd", "patn-market", "video-folder"} <= set(
         BENCHMARKS
     )
     with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'; known: synthetic-small"):
@@ -57,6 +63,10 @@ def test_published_definitions_hold_out_motions_never_trained_on():
         assert not set(benchmark.train_motions) & set(benchmark.test_motions)
         assert benchmark.size == 128 and benchmark.subjects == 3
     assert SYNTHETIC_FEWSHOT.shots is not None and len(SYNTHETIC_FEWSHOT.shots) == 5
+    # The crowd's 24 subjects are in no other benchmark, the demo, nor the mini model's training set.
+    crowd = range(SYNTHETIC_CROWD.seed, SYNTHETIC_CROWD.seed + SYNTHETIC_CROWD.subjects)
+    elsewhere = {0, 1, 2, DEMO_SUBJECT} | set(range(1000, 2000))
+    assert SYNTHETIC_CROWD.subjects == 24 and not set(crowd) & elsewhere
     with pytest.raises(ValueError, match="both trained on and held out"):
         SyntheticBenchmark("bad", "", train_motions=("walk",), test_motions=("walk",), sources=(("walk", 0),))
 
@@ -87,6 +97,8 @@ def test_synthetic_benchmark_builds_cases_with_exact_truth(tmp_path):
     rendered = [frame for frame in render_sequence(spec, clip.target_poses)]
     np.testing.assert_array_equal(clip.truth, np.stack([f.image for f in rendered]))
     np.testing.assert_array_equal(clip.masks, np.stack([f.mask for f in rendered]))
+    np.testing.assert_array_equal(clip.materials, np.stack([f.materials for f in rendered]))
+    assert train.description == mannequin_caption(spec)
     # Held-out poses match a fresh motion for the same subject.
     expected = make_motion(
         "run", frames=3, fps=3.0, width=40, height=40, proportions=spec.proportions, seed=0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from toolkit.data.mannequin import Garment, MannequinSpec
 from toolkit.data.mannequin.captions import HUES, TONES, color_name, garment_phrase, mannequin_caption
@@ -71,11 +72,27 @@ def test_captions_are_deterministic_and_tell_subjects_apart() -> None:
             assert f"{color_name(shirt.pattern_color)} {shirt.pattern}" in caption
 
 
-def test_mini_preset_fits_the_size_budget() -> None:
-    sizes = model_sizes(get_config("mini"))
+@pytest.mark.parametrize("name", ["mini", "mini-v2"])
+def test_mini_presets_fit_the_size_budget(name: str) -> None:
+    sizes = model_sizes(get_config(name))
     megabytes = 2 * sum(sizes.values()) / 1e6  # float16
     assert megabytes < 40, sizes
     assert sizes["controlnet"] < sizes["unet"]
+
+
+def test_the_controlnet_shrinks_skeletons_onto_the_latent_grid() -> None:
+    from diffusers import ControlNetModel
+
+    from toolkit.diffusion.mini.config import build_controlnet, build_unet
+
+    for name, latents in (("mini", 16), ("mini-v2", 32)):
+        config = get_config(name)
+        controlnet = build_controlnet(build_unet(config), config.vae_scale_factor)
+        assert isinstance(controlnet, ControlNetModel)
+        skeleton = torch.zeros(1, 3, config.resolution, config.resolution)
+        assert controlnet.controlnet_cond_embedding(skeleton).shape[-2:] == (latents, latents), name
+    with pytest.raises(MiniConfigError, match="power of two"):
+        build_controlnet(build_unet(get_config("test")), 6)
 
 
 def test_config_errors_are_one_line() -> None:

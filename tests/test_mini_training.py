@@ -13,9 +13,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from toolkit.data.datasets import DataError, mannequin_frames
+from toolkit.data.mannequin.captions import mannequin_caption
 from toolkit.data.media import write_image
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
-from toolkit.data.mannequin.captions import mannequin_caption
 from toolkit.diffusion.mini.cli import base_main, controlnet_main
 from toolkit.diffusion.mini.data import MiniDataset, StepBatches, control_image, folder_clips
 from toolkit.pose.io import save_poses
@@ -176,7 +176,7 @@ def test_frames_are_encoded_once_and_read_back_from_the_cache(run: Path, tmp_pat
     frames = MiniDataset(mannequin_clips(1, 32, motions=("walk",), frames=3), control=True)
     encoded = encode_frames(frames, vae, tmp_path, batch_size=2, progress=False)
     item = encoded[2]
-    assert item["latent_mean"].shape == item["latent_std"].shape == (4, 4, 4)
+    assert item["latent_mean"].shape == item["latent_std"].shape == (8, 8, 8)  # 8 channels, 32 px / 4
     assert (item["latent_std"] > 0).all() and item["caption"] == frames[2]["caption"]
     assert torch.equal(item["conditioning"], frames[2]["conditioning"])
     direct = vae.encode(frames[2]["pixel_values"][None]).latent_dist.mean[0]
@@ -187,3 +187,63 @@ def test_frames_are_encoded_once_and_read_back_from_the_cache(run: Path, tmp_pat
         vae.encoder.conv_out.bias.add_(1.0)  # another VAE: the frames are encoded again
     cached = encode_frames(frames, vae, tmp_path, batch_size=2, progress=False)
     assert len(list(tmp_path.glob("*.pt"))) == 2 and not torch.equal(cached.mean, encoded.mean)
+
+
+def test_vae_loss_counts_the_figure_figure_weight_times() -> None:
+    from toolkit.diffusion.mini.config import build_vae, get_config
+    from toolkit.diffusion.mini.train_base import VAELoss
+
+    torch.manual_seed(0)
+    vae = build_vae(get_config("test"))
+    pixels = torch.rand(2, 3, 32, 32) * 2 - 1
+    figure = torch.zeros(2, 1, 32, 32)
+    figure[:, :, 10:20, 12:16] = 1  # the subject; grown by a pixel for the weights
+    batch = {"pixel_values": pixels, "figure": figure}
+
+    def losses(weight: float) -> dict[str, torch.Tensor]:
+        return VAELoss(weight)(vae, batch, torch.Generator().manual_seed(1))
+
+    with torch.no_grad():
+        plain, weighted = losses(1.0), losses(10.0)
+        latents = vae.encode(pixels).latent_dist
+        noise = torch.randn(latents.mean.shape, generator=torch.Generator().manual_seed(1))
+        error = (vae.decode(latents.mean + latents.std * noise).sample - pixels).abs()
+    grown = torch.zeros_like(figure)
+    grown[:, :, 9:21, 11:17] = 1
+    weights = 1 + 9 * grown
+    expected = (error * weights).mean() / weights.mean()
+    assert torch.allclose(plain["l1"], error.mean(), atol=1e-6)
+    assert torch.allclose(weighted["loss"] - weighted["kl"] * 1e-6 / pixels[0].numel(), expected, atol=1e-6)
+    assert torch.allclose(weighted["figure_l1"], error[grown.expand_as(error) > 0].mean(), atol=1e-6)
+    # No known foreground: the weights are uniform, plain L1.
+    batch["figure"] = torch.zeros_like(figure)
+    assert torch.allclose(losses(10.0)["loss"], plain["loss"], atol=1e-6)
+
+
+def test_the_unet_stage_trains_the_text_encoder_unless_frozen(run: Path, tmp_path: Path) -> None:
+    from transformers import CLIPTextModel
+
+    from toolkit.diffusion.mini.config import build_text_encoder, build_tokenizer, get_config
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)  # the stage seeds its text encoder with seed + 1
+        initial = build_text_encoder(get_config("test"), build_tokenizer()).state_dict()
+    trained = CLIPTextModel.from_pretrained(run / "model" / "text_encoder").state_dict()
+    assert _base(tmp_path, "unet", 2, "--vae", str(run / "vae"), "--freeze-text-encoder") == 0
+    frozen = CLIPTextModel.from_pretrained(tmp_path / "model" / "text_encoder").state_dict()
+    moved = [k for k in initial if not torch.equal(initial[k].half(), trained[k])]
+    assert "embeddings.token_embedding.weight" in moved
+    assert all(torch.equal(initial[k].half(), frozen[k]) for k in initial)
+
+
+def test_learning_rate_warms_up_holds_and_decays_linearly() -> None:
+    from toolkit.diffusion.mini.loop import LoopOptions, learning_rate_factor
+
+    constant = LoopOptions(Path("run"), steps=100, warmup_steps=10)
+    decayed = LoopOptions(Path("run"), steps=100, warmup_steps=10, decay_steps=40)
+    assert [learning_rate_factor(s, constant) for s in (0, 4, 9, 50, 99)] == [0.1, 0.5, 1.0, 1.0, 1.0]
+    assert [learning_rate_factor(s, decayed) for s in (60, 80, 99)] == [1.0, 0.5, 1 / 40]
+    # Until the decay starts the runs are the same, so a constant run resumes into a decayed one.
+    assert all(learning_rate_factor(s, constant) == learning_rate_factor(s, decayed) for s in range(61))
+    with pytest.raises(ValueError, match="decay_steps must be between 0 and the 100 steps"):
+        LoopOptions(Path("run"), steps=100, decay_steps=101)

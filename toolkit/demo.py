@@ -34,6 +34,8 @@ DEMO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "diffusion": ("diffusion", {}),
     # The same base and ControlNet without the subject's LoRA, with the same seeds: what the LoRA adds.
     "no-lora": ("diffusion", {"lora": False}),
+    # No LoRA either, prompted with the subject's caption: how far words alone draw the subject.
+    "caption": ("diffusion", {"lora": False, "describe": True}),
     "knn": ("knn", {}),
     "pix2pix": ("pix2pix-pose2pics", {"size": 128, "base_channels": 16, "disc_channels": 16, "steps": 300}),
     "posewarp": ("posewarp", {"size": 128, "width": 32, "disc_width": 16, "steps": 150, "batch_size": 4}),

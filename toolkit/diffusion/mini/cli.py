@@ -45,6 +45,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=positive_float, default=1e-4)
     g.add_argument("--lr-warmup-steps", type=int, default=0)
     g.add_argument(
+        "--lr-decay-steps",
+        type=int,
+        default=0,
+        help="decay the learning rate linearly to 0 over the last N steps (default: 0, constant); a "
+        "constant-rate run resumes with a decay exactly from any checkpoint before it starts",
+    )
+    g.add_argument(
         "--snr-gamma",
         type=positive_float,
         help="Min-SNR loss weighting gamma (5.0 recommended; default: plain MSE)",
@@ -68,6 +75,7 @@ def _loop_options(args: argparse.Namespace) -> LoopOptions:
         batch_size=args.train_batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.lr_warmup_steps,
+        decay_steps=args.lr_decay_steps,
         seed=args.seed,
         checkpoint_every=args.checkpointing_steps,
         checkpoints_total_limit=args.checkpoints_total_limit,
@@ -112,6 +120,9 @@ def _run(train: Callable[[], Path]) -> int:
 
 
 def base_parser() -> argparse.ArgumentParser:
+    from ...commands._args import positive_float
+    from .train_base import FIGURE_WEIGHT
+
     parser = argparse.ArgumentParser(
         prog="training/base_model.py",
         description="Train the mini Stable Diffusion model on mannequins: --stage vae, then --stage unet "
@@ -124,6 +135,18 @@ def base_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--resolution", type=int, help="training image side (default: the config's)")
     parser.add_argument("--vae", type=Path, help="trained VAE folder for --stage unet (default: OUTPUT/vae)")
+    parser.add_argument(
+        "--figure-weight",
+        type=positive_float,
+        default=FIGURE_WEIGHT,
+        help=f"--stage vae: weight of the subject's pixels in the L1 loss, where masks are known (default: "
+        f"{FIGURE_WEIGHT:g}; 1 is plain L1)",
+    )
+    parser.add_argument(
+        "--freeze-text-encoder",
+        action="store_true",
+        help="--stage unet: keep the random CLIP text encoder fixed instead of training it with the UNet",
+    )
     _add_common(parser)
     return parser
 
@@ -142,6 +165,8 @@ def base_main(argv: Sequence[str] | None = None) -> int:
             _loop_options(args),
             vae=args.vae,
             snr_gamma=args.snr_gamma,
+            figure_weight=args.figure_weight,
+            train_text_encoder=not args.freeze_text_encoder,
             half=not args.no_half,
         )
         dataset = _dataset(args, config.resolution, control=False, layout="body_18")

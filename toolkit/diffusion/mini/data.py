@@ -94,7 +94,7 @@ def control_image(keypoints: np.ndarray, layout: str, width: int, height: int) -
 
 class Clip:
     """Frames of one subject. Subclasses give ``caption``, ``poses`` (on the square canvas, in the
-    clip's layout) and :meth:`image`."""
+    clip's layout) and :meth:`frame`."""
 
     caption: str
     poses: PoseSequence
@@ -102,8 +102,9 @@ class Clip:
     def __len__(self) -> int:
         return len(self.poses)
 
-    def image(self, t: int) -> np.ndarray:
-        """Frame ``t`` as ``(resolution, resolution, 3)`` uint8."""
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frame ``t`` as ``(resolution, resolution, 3)`` uint8, and the subject's ``(resolution,
+        resolution)`` bool foreground where it is known (None otherwise)."""
         raise NotImplementedError
 
 
@@ -126,16 +127,19 @@ class MannequinClip(Clip):
         )
         self.poses = self.body.to_layout(layout)
 
-    def image(self, t: int) -> np.ndarray:
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         depth = None if self.body.depth is None else self.body.depth[t]
-        return render_mannequin(
+        rendered = render_mannequin(
             self.spec, self.body.keypoints[t], depth, self.body.width, self.body.height
-        ).image
+        )
+        return rendered.image, rendered.mask
 
 
 class FolderClip(Clip):
     """A clip folder on disk: ``images/`` (natural order) and ``poses.json`` (any format
-    ``toolkit.pose.io`` reads, one pose per image, on the images' canvas), letterboxed to a square.
+    ``toolkit.pose.io`` reads, one pose per image, on the images' canvas), letterboxed to a square; and
+    ``masks/`` (one per image, the subject white) where the folder has them, as ``toolkit data synth``
+    writes.
 
     Args:
         folder: The clip folder.
@@ -160,15 +164,27 @@ class FolderClip(Clip):
         self.box = Letterbox.square(poses.width, poses.height, resolution)
         self.poses = self.box.poses(poses)
         self.caption = caption
+        masks = folder / "masks"
+        self.masks = [masks / path.name for path in self.paths] if masks.is_dir() else None
 
-    def image(self, t: int) -> np.ndarray:
-        image = read_image(self.paths[t])
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        image = self._read(self.paths[t], "RGB")
+        if self.masks is None:
+            return self.box.image(image), None
+        mask = self._read(self.masks[t], "L") > 127
+        return self.box.image(image), self.box.image(mask.astype(np.uint8), replicate=False) > 0
+
+    def _read(self, path: Path, mode: str) -> np.ndarray:
+        try:
+            image = read_image(path, mode=mode)
+        except MediaError as err:
+            raise DataError(str(err)) from None
         if image.shape[:2] != (self.box.height, self.box.width):
             raise DataError(
-                f"{self.paths[t]} is {image.shape[1]}x{image.shape[0]} but its pose is on a "
+                f"{path} is {image.shape[1]}x{image.shape[0]} but its pose is on a "
                 f"{self.box.width}x{self.box.height} canvas"
             )
-        return self.box.image(image)
+        return image
 
 
 def mannequin_clips(
@@ -251,9 +267,10 @@ class Frame:
 class MiniDataset(Dataset):
     """Every frame of ``clips`` as a training sample.
 
-    Each item is a dict: ``"pixel_values"`` ``(3, R, R)`` float32 in [-1, 1], ``"caption"`` str, and with
-    ``control=True`` ``"conditioning"`` ``(3, R, R)`` float32 in [0, 1] (the skeleton image, as diffusers'
-    ControlNet pipelines feed it).
+    Each item is a dict: ``"pixel_values"`` ``(3, R, R)`` float32 in [-1, 1], ``"figure"`` ``(1, R, R)``
+    float32, 1 on the subject where its clip knows the foreground and 0 elsewhere (all 0 when unknown),
+    ``"caption"`` str, and with ``control=True`` ``"conditioning"`` ``(3, R, R)`` float32 in [0, 1] (the
+    skeleton image, as diffusers' ControlNet pipelines feed it).
     """
 
     def __init__(self, clips: Sequence[Clip], *, control: bool = False, layout: str = "body_18") -> None:
@@ -272,11 +289,13 @@ class MiniDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         frame = self.frames[index]
-        item: dict[str, torch.Tensor | str] = {
-            "pixel_values": image_to_tensor(self.clips[frame.clip].image(frame.t)),
+        image, mask = self.clips[frame.clip].frame(frame.t)
+        figure = np.zeros(image.shape[:2], np.float32) if mask is None else mask.astype(np.float32)
+        return {
+            "pixel_values": image_to_tensor(image),
+            "figure": torch.from_numpy(figure)[None],
             **self.condition(index),
         }
-        return item
 
     def condition(self, index: int) -> dict[str, torch.Tensor | str]:
         """What sample ``index`` is conditioned on, without its image: ``"caption"``, and with

@@ -49,6 +49,9 @@ class LoopOptions:
         batch_size: Samples per step and process. Default 16.
         learning_rate: AdamW learning rate. Default 1e-4.
         warmup_steps: Linear warm-up of the learning rate. Default 0.
+        decay_steps: Linear decay of the learning rate to 0 over the last ``decay_steps`` steps. Default 0
+            (constant to the end). Until the decay starts, the run is the constant-rate run step for step,
+            so a constant-rate run can be resumed with a decay from any checkpoint before it.
         max_grad_norm: Gradient clipping. Default 1.
         seed: Seeds the model's initialisation, batches, noise and timesteps. Default 0.
         checkpoint_every: Steps between checkpoints (the last step is always saved). Default 500.
@@ -65,6 +68,7 @@ class LoopOptions:
     batch_size: int = 16
     learning_rate: float = 1e-4
     warmup_steps: int = 0
+    decay_steps: int = 0
     max_grad_norm: float = 1.0
     seed: int = 0
     checkpoint_every: int = 500
@@ -79,6 +83,19 @@ class LoopOptions:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("warmup_steps", "decay_steps"):
+            if not 0 <= getattr(self, name) <= self.steps:
+                raise ValueError(
+                    f"{name} must be between 0 and the {self.steps} steps, got {getattr(self, name)}"
+                )
+
+
+def learning_rate_factor(step: int, options: LoopOptions) -> float:
+    """The learning rate of step ``step + 1`` over ``options.learning_rate``: a linear warm-up over
+    ``warmup_steps``, then 1, then a linear decay to 0 over the last ``decay_steps``."""
+    warmup = min(1.0, (step + 1) / max(1, options.warmup_steps))
+    decay = min(1.0, (options.steps - step) / options.decay_steps) if options.decay_steps else 1.0
+    return warmup * decay
 
 
 def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -119,8 +136,7 @@ def train_stage(
     folder = options.output / CHECKPOINTS_DIR / stage
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=1e-2)
-    warmup = max(1, options.warmup_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, options))
 
     start = 0
     resume = resolve_resume(options.resume, folder)
@@ -161,7 +177,9 @@ def train_stage(
             generator = torch.Generator().manual_seed(
                 step_seed(options.seed, step, accelerator.process_index, stream=1)
             )
-            losses = loss_fn(model, batch, generator)
+            # The whole loss under mixed precision, as the VAE stage calls encode and decode, not forward.
+            with accelerator.autocast():
+                losses = loss_fn(model, batch, generator)
             accelerator.backward(losses["loss"])
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(trainable, options.max_grad_norm)

@@ -47,6 +47,7 @@ VAE_DIR = "vae"
 MODEL_DIR = "model"
 CONFIG_FILE = "mini_config.json"
 KL_WEIGHT = 1e-6
+FIGURE_WEIGHT = 10.0
 CAPTION_DROPOUT = 0.1
 SCALING_BATCHES = 4
 
@@ -66,6 +67,11 @@ class BaseRun:
         vae: For ``"unet"``: the trained VAE folder. Default ``loop.output / "vae"``.
         caption_dropout: Fraction of captions replaced by "" in the ``"unet"`` stage. Default 0.1.
         snr_gamma: Min-SNR loss weighting of the ``"unet"`` stage (5 is the paper's); None is plain MSE.
+        figure_weight: Weight of the subject's pixels in the ``"vae"`` stage's L1 (see :class:`VAELoss`).
+            Default 10.
+        train_text_encoder: Train the CLIP text encoder with the UNet in the ``"unet"`` stage, so that the
+            caption's words (a colour bound to a garment) reach the UNet as distinct embeddings; it is
+            frozen afterwards. Default True.
         half: Store every model of the exported folder in float16 (SD 1.5 runs in float16 on GPUs, its
             VAE included); load it with ``torch_dtype=torch.float32`` to run on a CPU. Default True.
     """
@@ -76,6 +82,8 @@ class BaseRun:
     vae: Path | None = None
     caption_dropout: float = CAPTION_DROPOUT
     snr_gamma: float | None = None
+    figure_weight: float = FIGURE_WEIGHT
+    train_text_encoder: bool = True
     half: bool = True
 
 
@@ -90,15 +98,43 @@ def _posterior_sample(vae: Any, pixels: torch.Tensor, generator: torch.Generator
     return _sample(posterior.mean, posterior.std, generator), posterior
 
 
-def vae_loss(vae: Any, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """L1 reconstruction of a posterior sample plus ``KL_WEIGHT`` times the KL to N(0, 1)."""
-    pixels = batch["pixel_values"]  # (B, 3, H, W) in [-1, 1]
-    latents, posterior = _posterior_sample(vae, pixels, generator)
-    reconstruction = vae.decode(latents).sample
-    l1 = F.l1_loss(reconstruction.float(), pixels.float())
-    kl = posterior.kl().mean()  # summed over latent elements, as SD's weight of 1e-6 assumes
-    # SD sums its reconstruction loss over pixels; with a per-pixel mean the KL weight is divided alike.
-    return {"loss": l1 + KL_WEIGHT * kl / pixels[0].numel(), "l1": l1.detach(), "kl": kl.detach()}
+@dataclass(frozen=True)
+class VAELoss:
+    """L1 reconstruction of a posterior sample, weighted towards the subject, plus ``KL_WEIGHT`` times the
+    KL to N(0, 1).
+
+    About 85% of a mannequin frame is plain backdrop, which any autoencoder learns in a few steps; what
+    must survive is the figure's colours and patterns. So each pixel's L1 counts ``figure_weight`` times
+    on the subject (its known foreground grown by one pixel, to take in the anti-aliased outline) and once
+    elsewhere, normalised by the mean weight so the loss stays an L1 in [-1, 1] units. Frames whose
+    foreground is unknown are weighted uniformly.
+
+    Args:
+        figure_weight: Weight of a figure pixel against a backdrop pixel. Default 10; 1 is plain L1.
+    """
+
+    figure_weight: float = FIGURE_WEIGHT
+
+    def __call__(
+        self, vae: Any, batch: dict[str, Any], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        pixels = batch["pixel_values"]  # (B, 3, H, W) in [-1, 1]
+        latents, posterior = _posterior_sample(vae, pixels, generator)
+        reconstruction = vae.decode(latents).sample
+        error = (reconstruction.float() - pixels.float()).abs()  # (B, 3, H, W)
+        figure = F.max_pool2d(batch["figure"].float(), 3, stride=1, padding=1)  # (B, 1, H, W)
+        weight = 1 + (self.figure_weight - 1) * figure
+        l1 = (error * weight).mean() / weight.mean()
+        kl = posterior.kl().mean()  # summed over latent elements, as SD's weight of 1e-6 assumes
+        # SD sums its reconstruction loss over pixels; with a per-pixel mean the KL weight is divided alike.
+        losses = {"loss": l1 + KL_WEIGHT * kl / pixels[0].numel(), "l1": error.mean().detach()}
+        return losses | {"figure_l1": _masked_mean(error, figure), "kl": kl.detach()}
+
+
+def _masked_mean(error: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``error`` ``(B, C, H, W)`` where ``mask`` ``(B, 1, H, W)`` is 1 (0 when it is nowhere)."""
+    covered = mask.expand_as(error)
+    return ((error * covered).sum() / covered.sum().clamp(min=1)).detach()
 
 
 @torch.no_grad()
@@ -115,26 +151,42 @@ def measure_scaling_factor(vae: Any, dataset: MiniDataset, batches: int, batch_s
     return float(1.0 / torch.cat(samples).std())
 
 
+class CaptionedUNet(torch.nn.Module):
+    """The UNet and the text encoder whose embeddings it reads, as one module: the UNet stage trains it
+    (the text encoder too, unless it is frozen), and its ``forward`` is the one call ``accelerate``'s
+    wrappers see, so gradients of both are synchronised across processes."""
+
+    def __init__(self, unet: Any, text_encoder: Any) -> None:
+        super().__init__()
+        self.unet, self.text_encoder = unet, text_encoder
+
+    def forward(self, sample: torch.Tensor, timesteps: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """Predicted noise ``(B, C, h, w)`` of noisy latents ``sample`` at ``timesteps`` ``(B,)`` under the
+        captions tokenised as ``input_ids`` ``(B, 77)``."""
+        text = self.text_encoder(input_ids)[0]  # (B, 77, text_width)
+        return self.unet(sample, timesteps, encoder_hidden_states=text).sample
+
+    def save_pretrained(self, folder: Path) -> None:
+        """Both models in diffusers/transformers folders, ``unet/`` and ``text_encoder/``."""
+        self.unet.save_pretrained(Path(folder) / "unet")
+        self.text_encoder.save_pretrained(Path(folder) / "text_encoder")
+
+
 class UNetLoss:
-    """Epsilon-prediction loss of a UNet in the frozen ``vae``'s latents, conditioned on the frozen
-    ``text_encoder``'s embeddings of the (sometimes dropped) captions. A ControlNet stage subclasses it."""
+    """Epsilon-prediction loss in the frozen ``vae``'s latents, of a UNet conditioned on the (sometimes
+    dropped) captions. A ControlNet stage subclasses it."""
 
     def __init__(
-        self,
-        vae: Any,
-        text_encoder: Any,
-        tokenizer: Any,
-        caption_dropout: float,
-        snr_gamma: float | None = None,
+        self, vae: Any, tokenizer: Any, caption_dropout: float, snr_gamma: float | None = None
     ) -> None:
-        self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
+        self.vae, self.tokenizer = vae, tokenizer
         self.noise_scheduler = build_noise_scheduler()
         self.caption_dropout = caption_dropout
         self.snr_gamma = snr_gamma
 
     @torch.no_grad()
     def inputs(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """``(noisy latents, timesteps, text embeddings, noise)`` for a batch of ``"pixel_values"`` or of
+        """``(noisy latents, timesteps, caption token ids, noise)`` for a batch of ``"pixel_values"`` or of
         encoded frames (``"latent_mean"`` and ``"latent_std"``)."""
         if "latent_mean" in batch:  # encoded once (see latents.py)
             latents = _sample(batch["latent_mean"], batch["latent_std"], generator)
@@ -149,18 +201,16 @@ class UNetLoss:
             captions, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
             return_tensors="pt",
         ).input_ids.to(latents.device)  # fmt: skip
-        text = self.text_encoder(ids)[0]  # (B, 77, text_width)
         noise = torch.randn(latents.shape, generator=generator).to(latents.device, latents.dtype)
         steps = self.noise_scheduler.config.num_train_timesteps
         timesteps = torch.randint(steps, (len(latents),), generator=generator).to(latents.device)
-        return self.noise_scheduler.add_noise(latents, noise, timesteps), timesteps, text, noise
+        return self.noise_scheduler.add_noise(latents, noise, timesteps), timesteps, ids, noise
 
     def __call__(
-        self, unet: Any, batch: dict[str, Any], generator: torch.Generator
+        self, model: CaptionedUNet, batch: dict[str, Any], generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        noisy, timesteps, text, noise = self.inputs(batch, generator)
-        prediction = unet(noisy, timesteps, encoder_hidden_states=text).sample
-        return self.loss(prediction, noise, timesteps)
+        noisy, timesteps, ids, noise = self.inputs(batch, generator)
+        return self.loss(model(noisy, timesteps, ids), noise, timesteps)
 
     def loss(
         self, prediction: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
@@ -178,7 +228,7 @@ def _seeded_build(seed: int, build: Any, *args: Any) -> Any:
 def train_vae(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
     """Stage 1: train the VAE, store its latent scaling factor, save it to ``output/vae``; returns it."""
     vae = _seeded_build(run.loop.seed, build_vae, run.config)
-    train_stage("vae", vae, dataset, vae_loss, run.loop, accelerator)
+    train_stage("vae", vae, dataset, VAELoss(run.figure_weight), run.loop, accelerator)
     vae = accelerator.unwrap_model(vae)
     folder = run.loop.output / VAE_DIR
     if accelerator.is_main_process:
@@ -201,21 +251,22 @@ def load_trained_vae(folder: Path) -> Any:
 
 
 def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
-    """Stage 2: train the UNet on the frozen VAE and text encoder, export the pipeline to
-    ``output/model``; returns that folder."""
+    """Stage 2: train the UNet (and, with ``run.train_text_encoder``, the text encoder) on the frozen VAE,
+    export the pipeline to ``output/model``; returns that folder."""
     vae = load_trained_vae(run.vae or run.loop.output / VAE_DIR).to(accelerator.device).requires_grad_(False)
     tokenizer = build_tokenizer()
-    # Seeded apart from the UNet so that the text encoder, the model's fixed text interface, is the same
-    # random network for every run of a given seed.
+    # Seeded apart from the UNet, so that a frozen text encoder is the same random network for every run
+    # of a given seed.
     text_encoder = _seeded_build(run.loop.seed + 1, build_text_encoder, run.config, tokenizer)
-    text_encoder.to(accelerator.device).requires_grad_(False)
-    unet = _seeded_build(run.loop.seed, build_unet, run.config)
-    loss = UNetLoss(vae, text_encoder, tokenizer, run.caption_dropout, run.snr_gamma)
+    text_encoder.requires_grad_(run.train_text_encoder)
+    model = CaptionedUNet(_seeded_build(run.loop.seed, build_unet, run.config), text_encoder)
+    loss = UNetLoss(vae, tokenizer, run.caption_dropout, run.snr_gamma)
     encoded = encode_frames(dataset, vae, run.loop.output / LATENTS_DIR, progress=run.loop.progress)
-    train_stage("unet", unet, encoded, loss, run.loop, accelerator)
+    train_stage("unet", model.to(accelerator.device), encoded, loss, run.loop, accelerator)
     folder = run.loop.output / MODEL_DIR
     if accelerator.is_main_process:
-        export_pipeline(folder, vae, text_encoder, tokenizer, accelerator.unwrap_model(unet), run)
+        trained = accelerator.unwrap_model(model)
+        export_pipeline(folder, vae, trained.text_encoder, tokenizer, trained.unet, run)
     accelerator.wait_for_everyone()
     return folder
 

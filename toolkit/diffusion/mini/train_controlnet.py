@@ -86,16 +86,18 @@ def load_base(spec: str) -> dict[str, Any]:
 
 
 class ControlNetLoss(UNetLoss):
-    """:class:`UNetLoss` of the frozen ``unet`` steered by the trained ControlNet."""
+    """:class:`UNetLoss` of the frozen ``unet`` and ``text_encoder`` steered by the trained ControlNet."""
 
-    def __init__(self, unet: Any, **kwargs: Any) -> None:
+    def __init__(self, unet: Any, text_encoder: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.unet = unet
+        self.unet, self.text_encoder = unet, text_encoder
 
     def __call__(
         self, controlnet: Any, batch: dict[str, Any], generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        noisy, timesteps, text, noise = self.inputs(batch, generator)
+        noisy, timesteps, ids, noise = self.inputs(batch, generator)
+        with torch.no_grad():
+            text = self.text_encoder(ids)[0]  # (B, 77, text_width)
         down, mid = controlnet(
             noisy,
             timesteps,
@@ -130,7 +132,8 @@ def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Acce
         model.to(accelerator.device).requires_grad_(False).eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(run.loop.seed)
-        controlnet = build_controlnet(base["unet"])
+        scale = 2 ** (len(base["vae"].config.block_out_channels) - 1)
+        controlnet = build_controlnet(base["unet"], scale)
     loss = ControlNetLoss(
         base["unet"],
         vae=base["vae"],
