@@ -247,3 +247,20 @@ def test_learning_rate_warms_up_holds_and_decays_linearly() -> None:
     assert all(learning_rate_factor(s, constant) == learning_rate_factor(s, decayed) for s in range(61))
     with pytest.raises(ValueError, match="decay_steps must be between 0 and the 100 steps"):
         LoopOptions(Path("run"), steps=100, decay_steps=101)
+
+
+def test_the_decoder_stage_sharpens_the_decoder_and_keeps_the_latent_space(run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from diffusers import AutoencoderKL
+
+    shutil.copytree(run / "model", tmp_path / "model")  # an exported pipeline, whose VAE is updated too
+    assert _base(tmp_path, "decoder", 2, "--vae", str(run / "vae")) == 0
+    before = AutoencoderKL.from_pretrained(run / "vae").state_dict()
+    after = AutoencoderKL.from_pretrained(tmp_path / "vae").state_dict()
+    exported = AutoencoderKL.from_pretrained(tmp_path / "model" / "vae").state_dict()
+    frozen = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert all(torch.equal(after[k].half(), exported[k]) for k in after)
+    assert (tmp_path / "checkpoints" / "decoder" / "checkpoint-2").is_dir()

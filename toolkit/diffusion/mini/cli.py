@@ -129,18 +129,26 @@ def base_parser() -> argparse.ArgumentParser:
         "with the same --output. Writes OUTPUT/vae, then OUTPUT/model (a diffusers folder). Run with "
         "`accelerate launch`.",
     )
-    parser.add_argument("--stage", choices=("vae", "unet"), required=True)
+    parser.add_argument(
+        "--stage",
+        choices=("vae", "unet", "decoder"),
+        required=True,
+        help="vae, then unet; decoder (optional, any time after vae) sharpens the VAE's decoder with its "
+        "encoder, and so the latent space, frozen",
+    )
     parser.add_argument(
         "--config", default="mini", help=f"architecture: {', '.join(MINI_CONFIGS)} (default: mini)"
     )
     parser.add_argument("--resolution", type=int, help="training image side (default: the config's)")
-    parser.add_argument("--vae", type=Path, help="trained VAE folder for --stage unet (default: OUTPUT/vae)")
+    parser.add_argument(
+        "--vae", type=Path, help="trained VAE folder for --stage unet or decoder (default: OUTPUT/vae)"
+    )
     parser.add_argument(
         "--figure-weight",
         type=positive_float,
         default=FIGURE_WEIGHT,
-        help=f"--stage vae: weight of the subject's pixels in the L1 loss, where masks are known (default: "
-        f"{FIGURE_WEIGHT:g}; 1 is plain L1)",
+        help=f"--stage vae and decoder: weight of the subject's pixels in the L1 loss, where masks are "
+        f"known (default: {FIGURE_WEIGHT:g}; 1 is plain L1)",
     )
     parser.add_argument(
         "--freeze-text-encoder",

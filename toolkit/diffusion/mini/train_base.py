@@ -1,4 +1,5 @@
-"""Train the mini text-to-image model in two stages, as Stable Diffusion was: the VAE, then the UNet.
+"""Train the mini text-to-image model in two stages, as Stable Diffusion was: the VAE, then the UNet; and,
+optionally, a third that sharpens the VAE's decoder afterwards.
 
 1. ``vae``: ``AutoencoderKL`` on reconstruction (L1) plus a small KL term (weight 1e-6, SD's), then the
    latent scaling factor (1 / std of the latents, SD's 0.18215 recipe) is measured on training images and
@@ -8,6 +9,12 @@
    the model's text interface fixed for ControlNets and LoRAs trained later). 10% of captions are dropped
    to "" so classifier-free guidance works. Written to ``OUTPUT/model`` as a diffusers
    ``StableDiffusionPipeline`` folder.
+
+3. ``decoder`` (optional, any time after ``vae``): the VAE's decoder alone is trained further on the same
+   loss with the encoder frozen, as SD's improved ``ft-MSE`` decoders were. The latent space the UNet and
+   every ControlNet learnt in stays bit for bit the same, so this can run after them, for as long as there
+   is time, and only reconstructions change. Written to ``OUTPUT/vae`` and, once exported, the pipeline's
+   ``OUTPUT/model/vae``.
 
 The stages are separate rather than joint so that the UNet learns in a latent space that no longer moves.
 """
@@ -61,10 +68,10 @@ class BaseRun:
     """One stage of a base-model run.
 
     Args:
-        stage: ``"vae"`` or ``"unet"``.
+        stage: ``"vae"``, ``"unet"`` or ``"decoder"``.
         config: The architecture.
         loop: Steps, batch size, learning rate, seed, checkpoints, logging.
-        vae: For ``"unet"``: the trained VAE folder. Default ``loop.output / "vae"``.
+        vae: For ``"unet"`` and ``"decoder"``: the trained VAE folder. Default ``loop.output / "vae"``.
         caption_dropout: Fraction of captions replaced by "" in the ``"unet"`` stage. Default 0.1.
         snr_gamma: Min-SNR loss weighting of the ``"unet"`` stage (5 is the paper's); None is plain MSE.
         figure_weight: Weight of the subject's pixels in the ``"vae"`` stage's L1 (see :class:`VAELoss`).
@@ -271,6 +278,27 @@ def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> 
     return folder
 
 
+def train_decoder(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
+    """Stage 3: fine-tune the trained VAE's decoder with its encoder frozen; save it to ``output/vae`` and,
+    when the pipeline was exported, to ``output/model/vae`` (float16 with ``run.half``). Returns
+    ``output/vae``."""
+    vae = load_trained_vae(run.vae or run.loop.output / VAE_DIR)
+    for frozen in (vae.encoder, vae.quant_conv):
+        if frozen is not None:
+            frozen.requires_grad_(False)
+    train_stage("decoder", vae, dataset, VAELoss(run.figure_weight), run.loop, accelerator)
+    vae = accelerator.unwrap_model(vae)
+    folder = run.loop.output / VAE_DIR
+    if accelerator.is_main_process:
+        vae.save_pretrained(folder, safe_serialization=True)
+        exported = run.loop.output / MODEL_DIR / VAE_DIR
+        if exported.is_dir():
+            dtype = torch.float16 if run.half else torch.float32
+            copy.deepcopy(vae).to("cpu", dtype).save_pretrained(exported, safe_serialization=True)
+    accelerator.wait_for_everyone()
+    return folder
+
+
 def export_pipeline(
     folder: Path, vae: Any, text_encoder: Any, tokenizer: Any, unet: Any, run: BaseRun
 ) -> None:
@@ -293,7 +321,7 @@ def export_pipeline(
     (folder / CONFIG_FILE).write_text(json.dumps(run.config.to_dict(), indent=2) + "\n")
 
 
-STAGES = {"vae": train_vae, "unet": train_unet}
+STAGES = {"vae": train_vae, "unet": train_unet, "decoder": train_decoder}
 
 
 def train_base(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:

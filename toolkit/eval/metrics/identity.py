@@ -22,14 +22,15 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from ...checks import check_count, check_number
 from ...data.mannequin import MATERIAL, MannequinSpec, background_image, render_mannequin
 from .base import Metric, MetricInputs, MetricKind, Score, to_tensor
 from .color import ciede2000, srgb_to_lab
 from .silhouette import foreground
 
 IDENTITY_REGIONS: tuple[str, ...] = ("skin", "hair", "shirt", "trousers", "shoes")
-# The distractors are mannequins no benchmark, demo or training set of the toolkit uses (those are 0-999 and
-# the mini model's 1000-1199), so no subject is ever its own distractor.
+# The distractors are mannequins that no benchmark, demo or training set of the toolkit uses (those lie in
+# 0-999 and, for the mini model, 1000-1999), so no subject is ever its own distractor.
 DISTRACTOR_SEED = 5000
 
 
@@ -52,11 +53,6 @@ def region_cores(materials: np.ndarray, erode: int) -> np.ndarray:
     lowest = cv2.erode(materials, kernel, borderType=cv2.BORDER_REPLICATE)
     highest = cv2.dilate(materials, kernel, borderType=cv2.BORDER_REPLICATE)
     return lowest == highest
-
-
-def _check_count(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -99,8 +95,8 @@ class PartColorError(Metric):
         if unknown or not self.regions:
             names = ", ".join(m for m in MATERIAL if m != "background")
             raise ValueError(f"regions must name materials among {names}; got {list(self.regions)}")
-        _check_count(self.erode, "erode", 0)
-        _check_count(self.min_pixels, "min_pixels", 1)
+        check_count("erode", self.erode, 0)
+        check_count("min_pixels", self.min_pixels, 1)
 
     def score(self, inputs: MetricInputs) -> Score:
         errors = np.full((len(inputs.target), len(self.regions)), np.nan)  # (N, R)
@@ -209,13 +205,11 @@ class IdentityAccuracy(Metric):
     threshold: float = 24.0
 
     def __post_init__(self) -> None:
-        _check_count(self.distractors, "distractors", 1)
-        _check_count(self.distractor_seed, "distractor_seed", 0)
-        _check_count(self.samples, "samples", 8)
-        if not self.bandwidth > 0:
-            raise ValueError(f"bandwidth must be > 0 CIELAB units, got {self.bandwidth!r}")
-        if not 0 <= self.threshold < 255:
-            raise ValueError(f"threshold must be in [0, 255) grey levels, got {self.threshold!r}")
+        check_count("distractors", self.distractors, 1)
+        check_count("distractor_seed", self.distractor_seed, 0)
+        check_count("samples", self.samples, 8)
+        check_number("bandwidth", self.bandwidth, lambda v: v > 0, "a number > 0 (CIELAB units)")
+        check_number("threshold", self.threshold, lambda v: 0 <= v < 255, "in [0, 255) grey levels")
 
     def score(self, inputs: MetricInputs) -> Score:
         n, height, width = inputs.target.shape[:3]
