@@ -76,8 +76,8 @@ class BaseRun:
         snr_gamma: Min-SNR loss weighting of the ``"unet"`` stage (5 is the paper's); None is plain MSE.
         figure_weight: Weight of the subject's pixels in the ``"vae"`` stage's L1 (see :class:`VAELoss`).
             Default 10.
-        train_text_encoder: Train the CLIP text encoder with the UNet in the ``"unet"`` stage, so that the
-            caption's words (a colour bound to a garment) reach the UNet as distinct embeddings; it is
+        train_text_encoder: Train the CLIP text encoder's layers (not its token table) with the UNet in the
+            ``"unet"`` stage, so that a caption's colours reach the UNet bound to their garments; it is
             frozen afterwards. Default True.
         half: Store every model of the exported folder in float16 (SD 1.5 runs in float16 on GPUs, its
             VAE included); load it with ``torch_dtype=torch.float32`` to run on a CPU. Default True.
@@ -266,6 +266,10 @@ def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> 
     # of a given seed.
     text_encoder = _seeded_build(run.loop.seed + 1, build_text_encoder, run.config, tokenizer)
     text_encoder.requires_grad_(run.train_text_encoder)
+    # Its token table stays random: the 49,408 rows are most of the encoder, a dense AdamW update of them
+    # costs 40% of a step, and random rows already tell every word apart. What the layers above learn is
+    # what the words mean together: which colour belongs to the shirt and which to the shorts.
+    text_encoder.get_input_embeddings().requires_grad_(False)
     model = CaptionedUNet(_seeded_build(run.loop.seed, build_unet, run.config), text_encoder)
     loss = UNetLoss(vae, tokenizer, run.caption_dropout, run.snr_gamma)
     encoded = encode_frames(dataset, vae, run.loop.output / LATENTS_DIR, progress=run.loop.progress)
