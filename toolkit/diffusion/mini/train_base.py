@@ -282,6 +282,12 @@ def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> 
     return folder
 
 
+def export_copy(model: torch.nn.Module, half: bool) -> torch.nn.Module:
+    """A CPU copy of ``model`` to save, in float16 with ``half`` (as SD 1.5 ships) or float32; ``model``
+    itself keeps training on its device and dtype."""
+    return copy.deepcopy(model).to("cpu", torch.float16 if half else torch.float32)
+
+
 def train_decoder(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
     """Stage 3: fine-tune the trained VAE's decoder with its encoder frozen; save it to ``output/vae`` and,
     when the pipeline was exported, to ``output/model/vae`` (float16 with ``run.half``). Returns
@@ -297,8 +303,7 @@ def train_decoder(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) 
         vae.save_pretrained(folder, safe_serialization=True)
         exported = run.loop.output / MODEL_DIR / VAE_DIR
         if exported.is_dir():
-            dtype = torch.float16 if run.half else torch.float32
-            copy.deepcopy(vae).to("cpu", dtype).save_pretrained(exported, safe_serialization=True)
+            export_copy(vae, run.half).save_pretrained(exported, safe_serialization=True)
     accelerator.wait_for_everyone()
     return folder
 
@@ -310,12 +315,11 @@ def export_pipeline(
     config beside it, as ``mini_config.json``."""
     from diffusers import StableDiffusionPipeline, UniPCMultistepScheduler
 
-    dtype = torch.float16 if run.half else torch.float32
     pipe = StableDiffusionPipeline(
-        vae=copy.deepcopy(vae).to("cpu", dtype),
-        text_encoder=copy.deepcopy(text_encoder).to("cpu", dtype),
+        vae=export_copy(vae, run.half),
+        text_encoder=export_copy(text_encoder, run.half),
         tokenizer=tokenizer,
-        unet=copy.deepcopy(unet).to("cpu", dtype),
+        unet=export_copy(unet, run.half),
         scheduler=UniPCMultistepScheduler(**SD_SCHEDULE, steps_offset=1),  # SD 1.5 samples steps 1..999
         safety_checker=None,
         feature_extractor=None,

@@ -11,7 +11,6 @@ by :func:`~toolkit.diffusion.mini.data.control_image`; the layout is written bes
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from .config import build_controlnet
 from .data import MiniDataset
 from .latents import LATENTS_DIR, encode_frames
 from .loop import LoopOptions, train_stage
-from .train_base import UNetLoss
+from .train_base import UNetLoss, export_copy
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -146,10 +145,9 @@ def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Acce
     train_stage(CONTROLNET_DIR, controlnet, encoded, loss, run.loop, accelerator)
     folder = run.loop.output / CONTROLNET_DIR
     if accelerator.is_main_process:
-        net = copy.deepcopy(accelerator.unwrap_model(controlnet)).to(
-            "cpu", torch.float16 if run.half else torch.float32
+        export_copy(accelerator.unwrap_model(controlnet), run.half).save_pretrained(
+            folder, safe_serialization=True
         )
-        net.save_pretrained(folder, safe_serialization=True)
         (folder / CONTROL_FILE).write_text(json.dumps({"layout": run.layout}) + "\n")
         write_manifest(
             run.loop.output,
