@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from toolkit.diffusion.consistency import CONSISTENCY
-from toolkit.diffusion.cross_frame import CrossFrameAttnProcessor, cross_frame_attention
+from toolkit.diffusion.cross_frame import SharedAttnProcessor, shared_attention
 from toolkit.diffusion.generate import GenerationSettings, plan_calls
 from toolkit.diffusion.loading import ModelLoadError, resolve_source
 from toolkit.diffusion.noise import FrameNoise
@@ -122,7 +122,7 @@ def _self_attention():
 def test_cross_frame_attention_ties_each_frame_to_the_anchor_only():
     attn = _self_attention()
     tokens = torch.randn(6, 5, 16)  # two groups (guidance halves) of call size 3
-    processor = CrossFrameAttnProcessor(call_size=3)
+    processor = SharedAttnProcessor("attn1", call_size=3, anchor=True)
     with torch.no_grad():
         out = processor(attn, tokens)
         plain = attn(tokens)
@@ -138,7 +138,7 @@ def test_cross_frame_attention_ties_each_frame_to_the_anchor_only():
     assert torch.equal(out_neighbour[1], out[1])  # ... and at nothing else
     assert not torch.allclose(out_anchor[1], out[1]) and torch.equal(out_anchor[4], out[4])
     with pytest.raises(ValueError, match="multiples of 4"):
-        CrossFrameAttnProcessor(4)(attn, tokens)
+        SharedAttnProcessor("attn1", 4, anchor=True)(attn, tokens)
 
 
 def test_cross_frame_attention_is_installed_on_self_attention_only_and_removed():
@@ -146,9 +146,9 @@ def test_cross_frame_attention_is_installed_on_self_attention_only_and_removed()
 
     unet = tiny_unet()
     before = dict(unet.attn_processors)
-    with cross_frame_attention(unet, 3):
+    with shared_attention(unet, 3, anchor=True):
         during = unet.attn_processors
-        assert all(isinstance(p, CrossFrameAttnProcessor) == (".attn1." in n) for n, p in during.items())
+        assert all(isinstance(p, SharedAttnProcessor) == (".attn1." in n) for n, p in during.items())
         assert any(".attn1." in n for n in during) and any(".attn2." in n for n in during)
     assert {n: type(p) for n, p in unet.attn_processors.items()} == {n: type(p) for n, p in before.items()}
 
@@ -260,3 +260,50 @@ def test_tiny_pipeline_is_deterministic_from_its_seed():
     zero_conv = a.controlnet.controlnet_down_blocks[0].weight
     assert zero_conv.abs().sum() > 0  # the ControlNet's outputs are not zero-initialised
     assert a.vae_scale_factor == 8 and np.prod(a.unet.config.block_out_channels) == 32 * 64
+
+
+def test_reference_tokens_reach_their_group_and_fidelity_spares_the_unguided_half():
+    from toolkit.diffusion.cross_frame import ReferenceBank
+
+    attn = _self_attention()
+    frames = torch.randn(4, 5, 16)  # two guidance groups of call size 2
+    references = torch.randn(2, 5, 16)  # one reference image, as each group's text saw it
+    bank = ReferenceBank(fidelity=0.0, groups=2, recording=True)
+    processor = SharedAttnProcessor("layer", call_size=2, anchor=False, bank=bank)
+    with torch.no_grad():
+        recorded = processor(attn, references)
+        bank.recording = False
+        out = processor(attn, frames)
+        bank.fidelity = 1.0
+        spared = processor(attn, frames)
+        bank.fidelity = 0.5
+        half = processor(attn, frames)
+        plain = attn(frames)
+        by_hand = torch.cat(  # attention over the frame's own tokens and its group's reference
+            [
+                attn(frames[i : i + 1], torch.cat([frames[i : i + 1], references[i // 2 : i // 2 + 1]], 1))
+                for i in range(4)
+            ]
+        )
+    torch.testing.assert_close(recorded, attn(references), atol=1e-5, rtol=1e-5)  # recording attends as usual
+    assert bank.tokens["layer"].shape == (2, 5, 16)
+    torch.testing.assert_close(out, by_hand, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(spared[:2], plain[:2], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(spared[2:], by_hand[2:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(half[:2], (plain[:2] + by_hand[:2]) / 2, atol=1e-5, rtol=1e-5)
+    with pytest.raises(RuntimeError, match="no reference tokens"):
+        SharedAttnProcessor("other", 2, anchor=False, bank=bank)(attn, frames)
+
+
+def test_anchor_and_reference_compose():
+    from toolkit.diffusion.cross_frame import ReferenceBank
+
+    attn = _self_attention()
+    frames = torch.randn(3, 5, 16)  # one group (no guidance) of call size 3
+    bank = ReferenceBank(groups=1)
+    bank.tokens["layer"] = torch.randn(1, 10, 16)  # two reference images
+    with torch.no_grad():
+        out = SharedAttnProcessor("layer", 3, anchor=True, bank=bank)(attn, frames)
+        keys = torch.cat([frames[2:], frames[:1], bank.tokens["layer"]], 1)
+        by_hand = attn(frames[2:], keys)
+    torch.testing.assert_close(out[2:], by_hand, atol=1e-5, rtol=1e-5)

@@ -92,6 +92,9 @@ def test_train_writes_a_subject_that_generate_uses(photos, tmp_path):
     )
     assert subject.training["steps"] == 10 and subject.training["rank"] == 4
     assert subject.samples == ("samples/validation.png",)
+    assert subject.photos == tuple(f"photos/{i}.png" for i in range(4))  # kept for --reference subject
+    for kept in subject.photo_paths(folder):
+        assert kept.read_bytes() == (photos[0] / kept.name).read_bytes()
 
     poses = tmp_path / "two.json"
     assert toolkit_main(["poses", "make", "wave", "--frames", "2", "--size", "64", "-o", str(poses)]) == 0
@@ -106,6 +109,20 @@ def test_train_writes_a_subject_that_generate_uses(photos, tmp_path):
         outputs[scale] = np.stack([read_image(p) for p in list_images(out / "frames")])
     assert outputs["1"].shape == (2, 64, 64, 3)
     assert np.abs(outputs["1"].astype(int) - outputs["0"].astype(int)).max() > 0
+
+    out = tmp_path / "reference"  # the LoRA and the subject's own photos together
+    argv = ["generate", "--subject", "mannequin", "--subjects-dir", str(subjects), "--poses", str(poses)]
+    assert (
+        toolkit_main(
+            [*argv, "--size", "64", "--steps", "2", "--no-progress", "--reference", "subject", "-o", str(out)]
+        )
+        == 0
+    )
+    record = json.loads((out / "manifest.json").read_text())
+    assert record["options"]["references"] == [str(p) for p in subject.photo_paths(folder)]
+    assert len(record["options"]["fingerprint"]["references"]["sha256"]) == 4
+    referenced = np.stack([read_image(p) for p in list_images(out / "frames")])
+    assert np.abs(referenced.astype(int) - outputs["1"].astype(int)).max() > 0
 
 
 def test_resume_from_step_5_matches_an_uninterrupted_run(photos, tmp_path):

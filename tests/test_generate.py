@@ -156,6 +156,59 @@ def test_subject_lora_changes_frames_and_scale_zero_is_the_base(walk, first, sub
     np.testing.assert_array_equal(frames(tmp_path / "zero"), frames(first))
 
 
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A 96 x 80 photo of a mannequin (not the canvas's shape, so it is fitted to it)."""
+    from toolkit.data.mannequin import MannequinSpec, render_mannequin
+    from toolkit.data.media import write_image
+    from toolkit.pose.motions import make_motion
+
+    pose = make_motion("walk", frames=1, width=96, height=80)
+    path = tmp_path_factory.mktemp("photo") / "person.png"
+    write_image(path, render_mannequin(MannequinSpec.sample(7), pose.keypoints[0], None, 96, 80).image)
+    return path
+
+
+@pytest.fixture(scope="module")
+def referenced(walk, photo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "referenced"
+    assert generate(walk, out, *PROMPT, "--reference", str(photo)) == 0
+    return out
+
+
+def test_a_reference_photo_changes_every_frame_and_is_fingerprinted(first, referenced, photo):
+    changed = np.abs(frames(referenced).astype(int) - frames(first).astype(int)).reshape(FRAMES, -1).max(1)
+    assert (changed > 0).all()
+    record = manifest(referenced)
+    assert record["options"]["references"] == [str(photo)]
+    assert record["options"]["fingerprint"]["references"]["fidelity"] == 0.5
+    assert "references" not in manifest(first)["options"]["fingerprint"]  # runs without stay resumable
+
+
+def test_reference_runs_resume_identically_and_follow_fidelity(walk, photo, referenced, tmp_path):
+    out = tmp_path / "resumed"
+    shutil.copytree(referenced, out)
+    for index in (0, 4):
+        (out / "frames" / f"{index:04d}.png").unlink()
+    assert generate(walk, out, *PROMPT, "--reference", str(photo)) == 0
+    assert manifest(out)["outputs"]["generated_indices"] == [0, 4]
+    np.testing.assert_array_equal(frames(out), frames(referenced))
+    assert generate(walk, out, *PROMPT, "--reference", str(photo), "--reference-fidelity", "1") == 2
+    assert (
+        generate(walk, tmp_path / "f1", *PROMPT, "--reference", str(photo), "--reference-fidelity", "1") == 0
+    )
+    assert not np.array_equal(frames(tmp_path / "f1"), frames(referenced))
+
+
+def test_no_reference_leaves_the_unet_untouched():
+    from toolkit.diffusion.cross_frame import shared_attention
+
+    unet = tiny_unet()
+    before = dict(unet.attn_processors)
+    with shared_attention(unet, 3, anchor=False, bank=None):
+        assert all(unet.attn_processors[name] is processor for name, processor in before.items())
+
+
 def test_subject_proportions_retarget_the_skeletons(walk, first, subjects, tmp_path):
     assert (
         generate(walk, tmp_path / "retarget", "--subject", "alice", "--subjects-dir", str(subjects), base=())
@@ -212,6 +265,9 @@ def test_lcm_lora_path(walk, tmp_path):
         (["--subject", "../alice"], "invalid subject name"),
         (["--size", "60"], "multiples of 8"),
         (["--poses", "BAD"], "frame 0"),
+        (["--reference", "./no/such.png"], "no such image file"),
+        (["--reference", "subject"], "pass --subject too"),
+        (["--subject", "alice", "--reference", "subject"], "keeps no photos"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(

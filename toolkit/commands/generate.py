@@ -28,8 +28,16 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def register(groups: argparse._SubParsersAction) -> None:
     from ..diffusion.consistency import CONSISTENCY, DEFAULT_CONSISTENCY
+    from ..diffusion.reference import DEFAULT_FIDELITY
     from ..diffusion.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
     from ..diffusion.speed import ATTENTION, DEVICES, DTYPES
     from ..diffusion.subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, SUBJECTS_ENV
@@ -118,6 +126,23 @@ def register(groups: argparse._SubParsersAction) -> None:
         action="append",
         default=None,
         help="ControlNet conditioning scale; repeat for one per ControlNet (default: 1.0)",
+    )
+
+    identity = parser.add_argument_group("identity from photos (reference-only attention, no training)")
+    identity.add_argument(
+        "--reference",
+        action="append",
+        default=None,
+        metavar="PHOTO",
+        help="photo of the person to draw: every frame's self-attention also attends to it; repeat for "
+        "several; 'subject' uses --subject's training photos. Works alone or with the subject's LoRA",
+    )
+    identity.add_argument(
+        "--reference-fidelity",
+        type=_fraction,
+        default=DEFAULT_FIDELITY,
+        help="in [0, 1]: how much the unguided half of classifier-free guidance ignores the references, "
+        f"so guidance pushes towards them (as diffusers' style_fidelity) (default {DEFAULT_FIDELITY})",
     )
 
     sampling = parser.add_argument_group("sampling")
@@ -230,6 +255,8 @@ def _generate(args: argparse.Namespace) -> None:
         controlnets=tuple(args.controlnet or ()),
         lcm_lora=args.lcm_lora,
         lora_scale=args.lora_scale,
+        references=tuple(args.reference or ()),
+        reference_fidelity=args.reference_fidelity,
         size=args.size,
         fps=args.fps,
         retarget=args.retarget,

@@ -3,6 +3,7 @@
 - ``job``: :func:`run_generate`, ``toolkit generate`` as a function.
 - ``generate``: the batched, resumable, temporally consistent generation loop.
 - ``consistency`` / ``noise``: cross-frame attention and per-frame noise (the ``--consistency`` registry).
+- ``cross_frame`` / ``reference``: self-attention shared with the anchor frame and with reference photos.
 - ``loading``: base model, ControlNet(s) and LoRA(s) from hub ids, local folders or single files.
 - ``subjects``: the subject registry (``subject.toml`` + LoRA per folder).
 - ``prompts``: prompt templates (``prompts/*.toml``).
@@ -23,10 +24,12 @@ _LAZY = {
     "GenerateResult": ".job",
     "GenerationSettings": ".generate",
     "LoraWeights": ".loading",
+    "References": ".reference",
     "SCHEDULERS": ".schedulers",
     "SpeedOptions": ".speed",
     "apply_speed": ".speed",
     "encode_prompts": ".generate",
+    "encode_references": ".reference",
     "plan_generation": ".job",
     "set_scheduler": ".schedulers",
     "Subject": ".subjects",

@@ -17,14 +17,7 @@ subject's clothes, colours and background flicker from frame to frame. Two mecha
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from diffusers import UNet2DConditionModel
 
 
 @dataclass(frozen=True)
@@ -35,22 +28,14 @@ class Consistency:
         description: One line for ``--help`` and the docs.
         noise: Noise mode from ``noise.NOISE_MODES``.
         blend: For ``noise="blend"``, each frame's latent correlation with the previous frame's.
-        cross_frame: Whether self-attention also attends to the anchor frame.
+        cross_frame: Whether self-attention also attends to the anchor frame (see
+            :func:`~.cross_frame.shared_attention`).
     """
 
     description: str
     noise: str = "shared"
     blend: float = 0.95
     cross_frame: bool = False
-
-    def attach(self, unet: UNet2DConditionModel, call_size: int) -> AbstractContextManager[None]:
-        """A context in which ``unet`` applies this mechanism to calls of exactly ``call_size`` frames
-        (slot 0 being the anchor); the UNet's attention processors are restored on exit."""
-        if not self.cross_frame:
-            return nullcontext()
-        from .cross_frame import cross_frame_attention
-
-        return cross_frame_attention(unet, call_size)
 
 
 CONSISTENCY: dict[str, Consistency] = {

@@ -9,7 +9,9 @@
    repeating its last frame), so a frame comes out bit-identical whether it is generated in a first run
    or alone in a rerun on the same device.
 4. With cross-frame attention, slot 0 of every call holds the anchor frame (frame 0), which the other
-   frames attend to (see :mod:`toolkit.diffusion.consistency`).
+   frames attend to (see :mod:`toolkit.diffusion.consistency`). With reference images, every frame also
+   attends to them (see :mod:`toolkit.diffusion.reference`); their noise depends on the seed and the
+   timestep only, so this holds with them too.
 5. Frames are written (atomically) as soon as their call finishes, so an interrupted run keeps them.
 """
 
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +30,9 @@ import torch
 
 from ..data.media import write_image
 from .consistency import DEFAULT_CONSISTENCY, consistency
+from .cross_frame import ReferenceBank, shared_attention
 from .noise import FrameNoise
+from .reference import EncodedReferences, reference_pass
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionControlNetPipeline
@@ -160,6 +165,24 @@ def _conditioning_scale(
     return [scales[0]] * nets if len(scales) == 1 else list(scales)
 
 
+@contextmanager
+def _shared_attention(
+    pipe: StableDiffusionControlNetPipeline,
+    call_size: int,
+    anchor: bool,
+    references: EncodedReferences | None,
+    seed: int,
+) -> Iterator[None]:
+    """The UNet, for the context, attending to each call's anchor frame and/or the references."""
+    bank = None if references is None else ReferenceBank(fidelity=references.fidelity)
+    with ExitStack() as stack:
+        stack.enter_context(shared_attention(pipe.unet, call_size, anchor=anchor, bank=bank))
+        if references is not None and bank is not None:
+            alphas = pipe.scheduler.alphas_cumprod
+            stack.enter_context(reference_pass(pipe.unet, alphas, references.latents, bank, call_size, seed))
+        yield
+
+
 def generate_frames(
     pipe: StableDiffusionControlNetPipeline,
     controls: np.ndarray,
@@ -167,6 +190,7 @@ def generate_frames(
     settings: GenerationSettings,
     frames_dir: str | Path,
     *,
+    references: EncodedReferences | None = None,
     progress: bool = True,
 ) -> FrameStats:
     """Generate every frame of ``controls`` that is not yet in ``frames_dir``.
@@ -177,6 +201,8 @@ def generate_frames(
         embeddings: From :func:`encode_prompts`.
         settings: Sampling settings.
         frames_dir: Output folder; frame ``i`` is ``frames_dir/{i:04d}.png``.
+        references: Reference images every frame attends to (from
+            :func:`~.reference.encode_references`); ``None`` for none.
         progress: Show a progress bar on stderr. Default True.
 
     Returns:
@@ -208,7 +234,7 @@ def generate_frames(
     negative = embeddings.negative
     started = time.perf_counter()
     with (
-        mechanism.attach(pipe.unet, stats.call_size),
+        _shared_attention(pipe, stats.call_size, mechanism.cross_frame, references, settings.seed),
         tqdm(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar,
     ):
         for call in calls:

@@ -38,6 +38,7 @@ from .loading import (
 )
 from .outputs import FRAMES_DIR, prepare_out, read_frames, write_controls, write_videos
 from .prompts import Prompts, resolve_prompts
+from .reference import DEFAULT_FIDELITY, References, encode_references
 from .schedulers import DEFAULT_SCHEDULER, scheduler_spec, set_scheduler
 from .speed import SpeedOptions, apply_speed
 from .subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, Subject, SubjectError, SubjectRegistry
@@ -67,6 +68,9 @@ class GenerateRequest:
             else the SD 1.5 OpenPose ControlNet.
         lcm_lora: An LCM-LoRA to fuse (file, folder or hub id); selects the ``lcm`` sampler by default.
         lora_scale: Strength of the subject's LoRA; 0 renders the base model. Default 1.
+        references: Photos every frame attends to (see :mod:`~.reference`); ``"subject"`` stands for the
+            subject's own training photos. Default none.
+        reference_fidelity: How much guidance pushes towards the references, in [0, 1]. Default 0.5.
         size: Output ``(width, height)``, multiples of 8. Default: the base model's own (512 x 512 for
             SD 1.5, 128 x 128 for ``mini``).
         fps: Video frame rate; default the pose file's.
@@ -94,6 +98,8 @@ class GenerateRequest:
     controlnets: tuple[str, ...] = ()
     lcm_lora: str | None = None
     lora_scale: float = 1.0
+    references: tuple[str, ...] = ()
+    reference_fidelity: float = DEFAULT_FIDELITY
     size: tuple[int, int] | None = None
     fps: float | None = None
     retarget: bool | None = None
@@ -160,6 +166,23 @@ def _models(request: GenerateRequest, subject: Subject | None) -> tuple[str, tup
     return base, subject.controlnets if subject and not request.base else (DEFAULT_CONTROLNET,)
 
 
+def _references(
+    request: GenerateRequest, subject: Subject | None, folder: Path | None, width: int, height: int
+) -> References | None:
+    """The reference photos, read and fitted to the canvas; ``"subject"`` expands to the subject's."""
+    if not request.references:
+        return None
+    paths: list[str | Path] = []
+    for reference in request.references:
+        if reference != "subject":
+            paths.append(reference)
+        elif subject is None or folder is None:
+            raise ValueError("--reference subject uses the photos of --subject NAME; pass --subject too")
+        else:
+            paths.extend(subject.photo_paths(folder))
+    return References.read(paths, width, height, request.reference_fidelity)
+
+
 def _lora_hash(lora: LoraWeights) -> str | None:
     weights = lora_file(lora.source)
     return file_sha256(weights) if weights else None
@@ -176,6 +199,7 @@ class GenerationPlan:
     base: str
     controlnets: tuple[str, ...]
     loras: tuple[LoraWeights, ...]
+    references: References | None
     scheduler: str
     settings: GenerationSettings
     device: torch.device
@@ -201,7 +225,7 @@ class GenerationPlan:
             "consistency": settings.consistency,
             "dtype": str(self.dtype).removeprefix("torch."),
             "vae_tiling": vae_tiling,
-        }
+        } | ({} if self.references is None else {"references": self.references.fingerprint()})
 
 
 def plan_generation(request: GenerateRequest) -> GenerationPlan:
@@ -214,7 +238,8 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     proportions = _proportions(request, subject)
     base, controlnets = _models(request, subject)
     resolve_source(base, "base model", "--base")
-    poses = prepare_poses(load_poses(request.poses), *(request.size or native_size(base)), proportions)
+    width, height = request.size or native_size(base)
+    poses = prepare_poses(load_poses(request.poses), width, height, proportions)
     prompts = resolve_prompts(
         subject=subject, template=request.template, prompt=request.prompt, negative=request.negative_prompt
     )
@@ -244,6 +269,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         base=base,
         controlnets=controlnets,
         loras=tuple(loras),
+        references=_references(request, subject, subject_folder, width, height),
         scheduler=scheduler,
         settings=settings,
         device=device,
@@ -303,6 +329,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
             "subject": request.subject,
             "template": plan.prompts.template,
             "retargeted": plan.retargeted,
+            "references": [] if plan.references is None else list(plan.references.sources),
             "batch": plan.settings.batch,
             "fps": plan.fps,
             "speed": speed,
@@ -324,9 +351,16 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
     if pipe is not None:
         t = time.perf_counter()
         embeddings = encode_prompts(pipe, plan.prompts.prompt, plan.prompts.negative, plan.settings.guidance)
+        references = None if plan.references is None else encode_references(pipe, plan.references)
         timings["encode_prompt"] = time.perf_counter() - t
         stats = generate_frames(
-            pipe, plan.controls, embeddings, plan.settings, frames_dir, progress=request.progress
+            pipe,
+            plan.controls,
+            embeddings,
+            plan.settings,
+            frames_dir,
+            references=references,
+            progress=request.progress,
         )
         timings["generate"] = stats.seconds
         timings["per_frame"] = stats.seconds / max(len(stats.generated), 1)

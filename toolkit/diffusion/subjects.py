@@ -70,6 +70,8 @@ class Subject:
         negative_prompt: Optional negative prompt; overrides the template's.
         proportions: Body proportions measured from the training photos, used to retarget poses.
         samples: Sample images, paths relative to the subject folder.
+        photos: The training photos, copied into the folder (paths relative to it), which
+            ``toolkit generate --reference subject`` attends to.
         lora: File name of the LoRA weights in the subject folder.
         training: Free-form record of the training run (steps, rank, learning rate ...): scalars only.
     """
@@ -84,6 +86,7 @@ class Subject:
     negative_prompt: str | None = None
     proportions: BodyProportions | None = None
     samples: tuple[str, ...] = ()
+    photos: tuple[str, ...] = ()
     lora: str = LORA_FILE
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -94,7 +97,8 @@ class Subject:
                 raise SubjectError(f"subject {self.name!r}: {name} must be a non-empty string")
         self.controlnets = tuple(self.controlnets)
         self.samples = tuple(self.samples)
-        for sample in (*self.samples, self.lora):
+        self.photos = tuple(self.photos)
+        for sample in (*self.samples, *self.photos, self.lora):
             if PurePosixPath(sample).is_absolute() or ".." in PurePosixPath(sample).parts:
                 raise SubjectError(f"subject {self.name!r}: {sample!r} must be a path inside its folder")
 
@@ -110,6 +114,7 @@ class Subject:
             "negative_prompt": self.negative_prompt,
             "lora": self.lora,
             "samples": list(self.samples),
+            "photos": list(self.photos),
         }
         if self.proportions is not None:
             document["proportions"] = self.proportions.to_dict()
@@ -144,6 +149,7 @@ class Subject:
             "negative_prompt",
             "lora",
             "samples",
+            "photos",
             "proportions",
             "training",
         }
@@ -168,6 +174,7 @@ class Subject:
                 negative_prompt=data.get("negative_prompt"),
                 proportions=None if proportions is None else BodyProportions.from_dict(proportions),
                 samples=_strings(data.get("samples", []), "samples"),
+                photos=_strings(data.get("photos", []), "photos"),
                 lora=data.get("lora", LORA_FILE),
                 training=dict(data.get("training", {})),
             )
@@ -177,6 +184,20 @@ class Subject:
     def lora_path(self, folder: str | Path) -> Path:
         """The LoRA weights file of this subject stored in ``folder``."""
         return Path(folder) / self.lora
+
+    def photo_paths(self, folder: str | Path) -> list[Path]:
+        """The stored training photos of this subject in ``folder``; raises :class:`SubjectError` when
+        it has none (subjects trained before photos were kept) or one is missing."""
+        if not self.photos:
+            raise SubjectError(
+                f"subject {self.name!r} keeps no photos (it was trained before photos were stored); pass "
+                "--reference PHOTO instead, or train it again"
+            )
+        paths = [Path(folder) / photo for photo in self.photos]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise SubjectError(f"subject {self.name!r}: missing photo(s) {', '.join(missing)}")
+        return paths
 
     def summary(self) -> dict[str, Any]:
         """A JSON-safe description (for ``toolkit subjects show --json`` and manifests)."""
@@ -191,6 +212,7 @@ class Subject:
             "negative_prompt": self.negative_prompt,
             "proportions": None if self.proportions is None else self.proportions.to_dict(),
             "samples": list(self.samples),
+            "photos": list(self.photos),
             "lora": self.lora,
             "training": dict(self.training),
         }

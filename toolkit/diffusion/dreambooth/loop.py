@@ -11,7 +11,7 @@
    subject's appearance rather than the photos' poses. Class images train without residuals: they were
    drawn without a ControlNet. Loss: MSE (Min-SNR weighted with ``snr_gamma``) plus the prior loss.
 6. Every N steps: checkpoint, validation grid; at the end: the subject folder (LoRA, ``subject.toml``,
-   validation grid, manifest).
+   validation grid, a copy of the photos for ``generate --reference subject``, manifest).
 
 Every random draw of a step comes from a generator seeded by ``(seed, step, process)``, and the LoRA
 dropout draws from the global generator, which checkpoints restore, so a resumed run repeats an
@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...data.media import write_image
+from ...atomic import write_bytes_atomic
+from ...data.media import list_images, write_image
 from ...errors import ToolkitError
 from ...manifest import write_manifest
 from ...nn.train_log import open_logger
@@ -49,6 +50,7 @@ from .validation import render_validation, save_grid, validation_controls
 logger = logging.getLogger(__name__)
 
 SAMPLE_FILE = "samples/validation.png"
+PHOTOS_DIR = "photos"
 DEFAULT_CLASS_PROMPT = "a photo of {class}"
 
 
@@ -66,6 +68,7 @@ class TrainResult:
         posed: How many instance photos train with pose conditioning.
         class_images_generated: Class images made by this run.
         kohya: The kohya export, if written.
+        photos: The photos kept in the subject folder (paths relative to it).
     """
 
     folder: Path
@@ -77,6 +80,7 @@ class TrainResult:
     posed: int = 0
     class_images_generated: int = 0
     kohya: Path | None = None
+    photos: tuple[str, ...] = ()
 
     @property
     def steps_per_second(self) -> float:
@@ -197,6 +201,17 @@ def _validation_grid(
     )
 
 
+def _keep_photos(instance_dir: Path, folder: Path) -> tuple[str, ...]:
+    """Copy the instance photos, byte for byte, into ``folder/photos/``; returns their paths relative to
+    ``folder``."""
+    kept = []
+    for photo in list_images(instance_dir):
+        relative = f"{PHOTOS_DIR}/{photo.name}"
+        write_bytes_atomic(folder / relative, photo.read_bytes())
+        kept.append(relative)
+    return tuple(kept)
+
+
 def _record_subject(
     config: DreamBoothConfig,
     registry: SubjectRegistry,
@@ -216,6 +231,7 @@ def _record_subject(
         template=config.template,
         proportions=result.proportions,
         samples=(SAMPLE_FILE,),
+        photos=result.photos,
         training={**config.record(), "seed": seed, "steps": result.steps, "posed_photos": result.posed},
     )
     registry.save(subject)
@@ -376,6 +392,7 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         if config.export_kohya:
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
         write_image(folder / SAMPLE_FILE, validate(step))
+        result.photos = _keep_photos(config.instance_dir, folder)
         _record_subject(config, registry, result, seed, started, command)
         if log is not None:
             log.close()
