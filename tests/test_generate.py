@@ -200,6 +200,60 @@ def test_reference_runs_resume_identically_and_follow_fidelity(walk, photo, refe
     assert not np.array_equal(frames(tmp_path / "f1"), frames(referenced))
 
 
+def test_init_frames_are_re_rendered_and_resume(walk, photo, tmp_path):
+    sources = {"a": tmp_path / "a", "b": tmp_path / "b"}  # six frames each, as walk cycles to re-render
+    for name, folder in sources.items():
+        folder.mkdir()
+        image = Image.open(photo).convert("RGB")
+        for i in range(FRAMES):
+            (image if name == "a" else image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)).save(
+                folder / f"{i}.png"
+            )
+    runs = {}
+    for name, strength in (("a", "0.5"), ("b", "0.5"), ("a", "1")):
+        out = tmp_path / f"{name}{strength}"
+        assert (
+            generate(walk, out, *PROMPT, "--init", str(sources[name]), "--strength", strength, "--steps", "4")
+            == 0
+        )
+        runs[name, strength] = frames(out).astype(int)
+    assert all(np.abs(runs["a", "0.5"] - runs["b", "0.5"]).reshape(FRAMES, -1).max(1) > 0)  # the source shows
+    assert not np.array_equal(runs["a", "0.5"], runs["a", "1"])
+    record = manifest(tmp_path / "a0.5")
+    assert record["options"]["init"] == str(sources["a"])
+    assert record["options"]["fingerprint"]["init"]["strength"] == 0.5
+    out = tmp_path / "a0.5"
+    (out / "frames" / "0003.png").unlink()
+    assert generate(walk, out, *PROMPT, "--init", str(sources["a"]), "--strength", "0.5", "--steps", "4") == 0
+    assert manifest(out)["outputs"]["generated_indices"] == [3]
+    np.testing.assert_array_equal(frames(out), runs["a", "0.5"])
+
+
+@pytest.mark.parametrize(("strength", "first_step"), [(1.0, 0), (0.5, 2), (0.25, 3)])
+def test_strength_picks_the_first_timestep_and_the_steps_run(strength, first_step):
+    from toolkit.diffusion.img2img import img2img_pipeline, noised_init_latents
+    from toolkit.diffusion.tiny import build_tiny_pipeline
+
+    pipe = img2img_pipeline(build_tiny_pipeline())
+    images = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    noise = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    start = noised_init_latents(pipe, images, noise, 4, strength)
+    pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        clean = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+    pipe.scheduler.set_timesteps(4)
+    t = int(pipe.scheduler.timesteps[first_step])
+    a = pipe.scheduler.alphas_cumprod[t]
+    torch.testing.assert_close(start, a.sqrt() * clean + (1 - a).sqrt() * noise, atol=1e-5, rtol=1e-4)
+    calls = []
+    handle = pipe.unet.register_forward_pre_hook(lambda module, args: calls.append(int(args[1])))
+    control = torch.zeros(2, 3, 64, 64)
+    pipe(prompt=["a person"] * 2, image=(pixels + 1) / 2, control_image=control, strength=strength,
+         latents=start, num_inference_steps=4, height=64, width=64, output_type="np")  # fmt: skip
+    handle.remove()
+    assert calls == [int(x) for x in pipe.scheduler.timesteps[first_step:]]
+
+
 def test_no_reference_leaves_the_unet_untouched():
     from toolkit.diffusion.cross_frame import shared_attention
 
@@ -268,6 +322,10 @@ def test_lcm_lora_path(walk, tmp_path):
         (["--reference", "./no/such.png"], "no such image file"),
         (["--reference", "subject"], "pass --subject too"),
         (["--subject", "alice", "--reference", "subject"], "keeps no photos"),
+        (["--init", "./no/such/frames"], "no such"),
+        (["--init", "ONE"], "1 frame(s) for 6 poses"),
+        (["--init", "ONE", "--strength", "1.5"], "(0, 1]"),
+        (["--init", "ONE", "--strength", "0.2"], "runs no denoising step"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -278,7 +336,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     document["frames"][0][3] = ["x", 1.0, 1.0]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(document))
-    args = [str(bad) if a == "BAD" else a for a in args]
+    one = tmp_path / "one.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(one)
+    args = [{"BAD": str(bad), "ONE": str(one)}.get(a, a) for a in args]
     base = () if "--base" in args else ("--base", "tiny")
     out = tmp_path / "out"
     assert generate(walk, out, "--subjects-dir", str(subjects), *args, base=base) == 2

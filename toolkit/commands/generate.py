@@ -37,6 +37,7 @@ def _fraction(text: str) -> float:
 
 def register(groups: argparse._SubParsersAction) -> None:
     from ..diffusion.consistency import CONSISTENCY, DEFAULT_CONSISTENCY
+    from ..diffusion.img2img import DEFAULT_STRENGTH
     from ..diffusion.reference import DEFAULT_FIDELITY
     from ..diffusion.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
     from ..diffusion.speed import ATTENTION, DEVICES, DTYPES
@@ -143,6 +144,23 @@ def register(groups: argparse._SubParsersAction) -> None:
         default=DEFAULT_FIDELITY,
         help="in [0, 1]: how much the unguided half of classifier-free guidance ignores the references, "
         f"so guidance pushes towards them (as diffusers' style_fidelity) (default {DEFAULT_FIDELITY})",
+    )
+
+    source = parser.add_argument_group("image-to-image (re-render existing frames as the subject)")
+    source.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="FRAMES_OR_VIDEO",
+        help="video, folder of images or image whose frame i starts pose i's denoising (ControlNet "
+        "img2img); it needs at least one frame per pose (default: start from noise)",
+    )
+    source.add_argument(
+        "--strength",
+        type=positive_float,
+        default=DEFAULT_STRENGTH,
+        help="with --init, in (0, 1]: how far each source frame is noised; 1 ignores it, low values keep "
+        f"its layout and colours; the last int(steps x strength) steps run (default {DEFAULT_STRENGTH})",
     )
 
     sampling = parser.add_argument_group("sampling")
@@ -257,6 +275,8 @@ def _generate(args: argparse.Namespace) -> None:
         lora_scale=args.lora_scale,
         references=tuple(args.reference or ()),
         reference_fidelity=args.reference_fidelity,
+        init=args.init,
+        strength=args.strength,
         size=args.size,
         fps=args.fps,
         retarget=args.retarget,

@@ -12,7 +12,9 @@
    frames attend to (see :mod:`toolkit.diffusion.consistency`). With reference images, every frame also
    attends to them (see :mod:`toolkit.diffusion.reference`); their noise depends on the seed and the
    timestep only, so this holds with them too.
-5. Frames are written (atomically) as soon as their call finishes, so an interrupted run keeps them.
+5. With source frames (``init``), each call runs diffusers' ControlNet img2img pipeline on the same
+   modules instead, from the sources noised with the same per-frame noise (see :mod:`~.img2img`).
+6. Frames are written (atomically) as soon as their call finishes, so an interrupted run keeps them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from ..data.media import write_image
 from .consistency import DEFAULT_CONSISTENCY, consistency
 from .cross_frame import ReferenceBank, shared_attention
+from .img2img import InitFrames, img2img_pipeline, noised_init_latents
 from .noise import FrameNoise
 from .reference import EncodedReferences, reference_pass
 
@@ -191,6 +194,7 @@ def generate_frames(
     frames_dir: str | Path,
     *,
     references: EncodedReferences | None = None,
+    init: InitFrames | None = None,
     progress: bool = True,
 ) -> FrameStats:
     """Generate every frame of ``controls`` that is not yet in ``frames_dir``.
@@ -203,6 +207,8 @@ def generate_frames(
         frames_dir: Output folder; frame ``i`` is ``frames_dir/{i:04d}.png``.
         references: Reference images every frame attends to (from
             :func:`~.reference.encode_references`); ``None`` for none.
+        init: Source frames to re-render (image-to-image, see :mod:`~.img2img`), one per pose frame;
+            ``None`` for text-to-image.
         progress: Show a progress bar on stderr. Default True.
 
     Returns:
@@ -232,6 +238,7 @@ def generate_frames(
     nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
     scale = _conditioning_scale(pipe, settings.controlnet_scale)
     negative = embeddings.negative
+    img2img = None if init is None else img2img_pipeline(pipe)
     started = time.perf_counter()
     with (
         _shared_attention(pipe, stats.call_size, mechanism.cross_frame, references, settings.seed),
@@ -239,20 +246,31 @@ def generate_frames(
     ):
         for call in calls:
             size = len(call.slots)
-            control = skeletons[list(call.slots)].float() / 255.0  # (N, 3, H, W) in [0, 1]
-            images = pipe(
-                prompt_embeds=embeddings.positive.expand(size, -1, -1),
-                negative_prompt_embeds=None if negative is None else negative.expand(size, -1, -1),
-                image=control if nets == 1 else [control] * nets,
-                latents=noise.latents(call.slots).to(device, dtype),
-                generator=noise.step_generators(call.slots),
-                num_inference_steps=settings.steps,
-                guidance_scale=settings.guidance,
-                controlnet_conditioning_scale=scale,
-                height=height,
-                width=width,
-                output_type="np",
-            ).images
+            slots = list(call.slots)
+            control = skeletons[slots].float() / 255.0  # (N, 3, H, W) in [0, 1]
+            controls_in = control if nets == 1 else [control] * nets
+            latents = noise.latents(call.slots)
+            common = {
+                "prompt_embeds": embeddings.positive.expand(size, -1, -1),
+                "negative_prompt_embeds": None if negative is None else negative.expand(size, -1, -1),
+                "generator": noise.step_generators(call.slots),
+                "num_inference_steps": settings.steps,
+                "guidance_scale": settings.guidance,
+                "controlnet_conditioning_scale": scale,
+                "height": height,
+                "width": width,
+                "output_type": "np",
+            }
+            if init is None:
+                images = pipe(image=controls_in, latents=latents.to(device, dtype), **common).images
+            else:
+                start = noised_init_latents(
+                    img2img, init.frames[slots], latents, settings.steps, init.strength
+                )
+                source = torch.from_numpy(init.frames[slots]).permute(0, 3, 1, 2).float() / 255.0
+                images = img2img(
+                    image=source, control_image=controls_in, strength=init.strength, latents=start, **common
+                ).images
             frames = _to_uint8(images)
             for slot in call.writes:
                 write_image(frame_path(frames_dir, call.slots[slot]), frames[slot])

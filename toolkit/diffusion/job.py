@@ -26,6 +26,7 @@ from ..pose.io import load_poses
 from .consistency import DEFAULT_CONSISTENCY
 from .controls import control_images, prepare_poses
 from .generate import GenerationSettings, encode_prompts, frame_path, generate_frames
+from .img2img import DEFAULT_STRENGTH, InitFrames, check_strength
 from .loading import (
     MINI,
     LoraWeights,
@@ -71,6 +72,9 @@ class GenerateRequest:
         references: Photos every frame attends to (see :mod:`~.reference`); ``"subject"`` stands for the
             subject's own training photos. Default none.
         reference_fidelity: How much guidance pushes towards the references, in [0, 1]. Default 0.5.
+        init: Source frames to re-render, one per pose (video, folder of images or image; see
+            :mod:`~.img2img`); ``None`` renders from noise.
+        strength: With ``init``, how far each source frame is noised, in (0, 1]. Default 0.75.
         size: Output ``(width, height)``, multiples of 8. Default: the base model's own (512 x 512 for
             SD 1.5, 128 x 128 for ``mini``).
         fps: Video frame rate; default the pose file's.
@@ -100,6 +104,8 @@ class GenerateRequest:
     lora_scale: float = 1.0
     references: tuple[str, ...] = ()
     reference_fidelity: float = DEFAULT_FIDELITY
+    init: Path | None = None
+    strength: float = DEFAULT_STRENGTH
     size: tuple[int, int] | None = None
     fps: float | None = None
     retarget: bool | None = None
@@ -200,6 +206,7 @@ class GenerationPlan:
     controlnets: tuple[str, ...]
     loras: tuple[LoraWeights, ...]
     references: References | None
+    init: InitFrames | None
     scheduler: str
     settings: GenerationSettings
     device: torch.device
@@ -225,7 +232,17 @@ class GenerationPlan:
             "consistency": settings.consistency,
             "dtype": str(self.dtype).removeprefix("torch."),
             "vae_tiling": vae_tiling,
-        } | ({} if self.references is None else {"references": self.references.fingerprint()})
+        } | self._optional()
+
+    def _optional(self) -> dict[str, Any]:
+        """Fingerprint entries of features a run may not use; absent when unused, so that runs without
+        them resume across versions."""
+        entries = {}
+        if self.references is not None:
+            entries["references"] = self.references.fingerprint()
+        if self.init is not None:
+            entries["init"] = self.init.fingerprint()
+        return entries
 
 
 def plan_generation(request: GenerateRequest) -> GenerationPlan:
@@ -261,6 +278,10 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         controlnet_scale=request.controlnet_scale,
         consistency=request.consistency,
     )
+    init = None
+    if request.init is not None:
+        check_strength(request.strength, settings.steps)
+        init = InitFrames.read(request.init, len(poses), width, height, request.strength)
     return GenerationPlan(
         controls=control_images(poses),
         fps=request.fps or poses.fps,
@@ -270,6 +291,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         controlnets=controlnets,
         loras=tuple(loras),
         references=_references(request, subject, subject_folder, width, height),
+        init=init,
         scheduler=scheduler,
         settings=settings,
         device=device,
@@ -330,6 +352,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
             "template": plan.prompts.template,
             "retargeted": plan.retargeted,
             "references": [] if plan.references is None else list(plan.references.sources),
+            "init": None if plan.init is None else plan.init.source,
             "batch": plan.settings.batch,
             "fps": plan.fps,
             "speed": speed,
@@ -360,6 +383,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
             plan.settings,
             frames_dir,
             references=references,
+            init=plan.init,
             progress=request.progress,
         )
         timings["generate"] = stats.seconds
