@@ -212,3 +212,38 @@ def test_script_help_lists_the_flags():
     assert run.returncode == 0, run.stderr
     for flag in ("--instance-dir", "--pose-conditioning", "--with-prior-preservation", "--export-kohya"):
         assert flag in run.stdout
+
+
+def test_init_lora_trains_the_subject_on_the_concept_and_generate_stacks_both(photos, tmp_path):
+    from toolkit.diffusion.tiny import save_random_lora, tiny_unet
+
+    concept = save_random_lora(tiny_unet(), tmp_path / "concept", std=0.3)
+    short = dict(max_train_steps=3, validation_steps=0, learning_rate=1e-2)
+    train(config(photos, tmp_path / "plain", **short))
+    train(config(photos, tmp_path / "stacked", init_lora=concept.parent, init_lora_scale=0.8, **short))
+    plain = load_file(tmp_path / "plain" / "mannequin" / LORA_FILE)
+    stacked = load_file(tmp_path / "stacked" / "mannequin" / LORA_FILE)
+    assert any(not torch.equal(plain[key], stacked[key]) for key in plain)  # it learnt on another base
+
+    folder = tmp_path / "stacked" / "mannequin"
+    subject = SubjectRegistry(tmp_path / "stacked").get("mannequin")
+    assert (subject.concept_lora, subject.concept_scale) == ("concept_lora.safetensors", 0.8)
+    assert (folder / "concept_lora.safetensors").read_bytes() == concept.read_bytes()
+
+    poses = tmp_path / "two.json"
+    assert toolkit_main(["poses", "make", "walk", "--frames", "2", "--size", "64", "-o", str(poses)]) == 0
+    argv = ["generate", "--subject", "mannequin", "--poses", str(poses), "--size", "64", "--steps", "2"]
+    assert (
+        toolkit_main(
+            [*argv, "--subjects-dir", str(tmp_path / "stacked"), "--no-progress", "-o", str(tmp_path / "out")]
+        )
+        == 0
+    )
+    loras = json.loads((tmp_path / "out" / "manifest.json").read_text())["models"]["loras"]
+    assert [(lora["name"], lora["scale"]) for lora in loras] == [("concept", 0.8), ("subject", 1.0)]
+    assert loras[0]["sha256"] == file_sha256(concept)
+
+
+def test_init_lora_must_be_a_local_lora(photos, tmp_path):
+    with pytest.raises(ValueError, match="--init-lora .* not a .safetensors file"):
+        config(photos, tmp_path, init_lora=tmp_path / "missing")

@@ -5,6 +5,8 @@ noised to the timestep that ``strength`` picks (1: pure noise, as text-to-image;
 source), and denoised by diffusers' ``StableDiffusionControlNetImg2ImgPipeline`` under the ControlNet's
 pose. The noise is the run's :class:`~.noise.FrameNoise`, so noise modes, resume and batching behave as in
 text-to-image.
+
+torch and diffusers are imported on first use, so that the command line can read the defaults.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from ..data.media import iter_media
 from ..errors import ToolkitError
 from .reference import fit_to_canvas
 
 if TYPE_CHECKING:
+    import torch
     from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
 
 DEFAULT_STRENGTH = 0.75
@@ -56,6 +57,8 @@ class InitFrames:
     def read(cls, path: str | Path, count: int, width: int, height: int, strength: float) -> InitFrames:
         """The first ``count`` frames of a video, a folder of images or an image file, fitted to the
         canvas; raises :class:`~toolkit.errors.ToolkitError` if there are fewer than ``count``."""
+        from ..data.media import iter_media
+
         frames = []
         for frame in iter_media(path):
             frames.append(fit_to_canvas(frame, width, height))
@@ -82,7 +85,6 @@ def img2img_pipeline(pipe: StableDiffusionControlNetPipeline) -> StableDiffusion
     return img2img
 
 
-@torch.no_grad()
 def noised_init_latents(
     pipe: StableDiffusionControlNetImg2ImgPipeline,
     frames: np.ndarray,
@@ -93,12 +95,15 @@ def noised_init_latents(
     """The starting latents of an img2img call: the VAE posterior means of ``frames`` ``(N, H, W, 3)``
     uint8, scaled, and noised with ``noise`` ``(N, C, h, w)`` to the first timestep the pipeline runs with
     ``steps`` and ``strength`` (diffusers' rule: the last ``int(steps * strength)`` steps)."""
+    import torch
+
     scheduler = pipe.scheduler
     scheduler.set_timesteps(steps)
     start = steps - min(int(steps * strength), steps)
     timestep = scheduler.timesteps[start * scheduler.order].reshape(1).repeat(len(frames))
     device, dtype = pipe._execution_device, pipe.unet.dtype
     pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    latents = pipe.vae.encode(pixels.to(device, pipe.vae.dtype)).latent_dist.mean
+    with torch.no_grad():
+        latents = pipe.vae.encode(pixels.to(device, pipe.vae.dtype)).latent_dist.mean
     latents = (latents * pipe.vae.config.scaling_factor).to(dtype)
     return scheduler.add_noise(latents, noise.to(device, dtype), timestep)

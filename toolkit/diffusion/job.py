@@ -264,6 +264,9 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         resolve_source(spec, "ControlNet", "--controlnet", part="controlnet")
     loras = []
     if subject is not None and subject_folder is not None:
+        concept = subject.concept_path(subject_folder)
+        if concept is not None:  # the base the subject was trained on
+            loras.append(LoraWeights(concept, subject.concept_scale, "concept"))
         loras.append(LoraWeights(subject.lora_path(subject_folder), request.lora_scale, "subject"))
     if request.lcm_lora:
         loras.append(LoraWeights(request.lcm_lora, 1.0, "lcm"))

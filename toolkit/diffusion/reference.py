@@ -11,6 +11,8 @@ which Animate Anyone's ReferenceNet learns as a network of its own:
 3. In the frames' own UNet call, every self-attention layer also attends to those tokens (see
    :class:`~.cross_frame.SharedAttnProcessor`), so the frames borrow the reference's colours and
    textures while the ControlNet keeps their pose.
+
+torch and the image readers are imported on first use, so that the command line can read the defaults.
 """
 
 from __future__ import annotations
@@ -23,14 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-
-from ..data.media import read_image
-from ..pose.ops import crop_resize_image
-from .cross_frame import ReferenceBank
 
 if TYPE_CHECKING:
+    import torch
     from diffusers import StableDiffusionControlNetPipeline, UNet2DConditionModel
+
+    from .cross_frame import ReferenceBank
 
 DEFAULT_FIDELITY = 0.5
 
@@ -38,6 +38,8 @@ DEFAULT_FIDELITY = 0.5
 def fit_to_canvas(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Centre-crop ``image`` ``(H0, W0, 3)`` uint8 to the canvas's aspect ratio and resize it to
     ``(height, width, 3)``."""
+    from ..pose.ops import crop_resize_image
+
     h0, w0 = image.shape[:2]
     scale = min(w0 / width, h0 / height)
     crop_w, crop_h = round(width * scale), round(height * scale)
@@ -68,6 +70,8 @@ class References:
     @classmethod
     def read(cls, paths: Sequence[str | Path], width: int, height: int, fidelity: float) -> References:
         """Read image files (a bad file raises ``MediaError`` naming it) and fit them to the canvas."""
+        from ..data.media import read_image
+
         images = np.stack([fit_to_canvas(read_image(p), width, height) for p in paths])
         return cls(images, tuple(str(p) for p in paths), fidelity)
 
@@ -88,14 +92,16 @@ class EncodedReferences:
     fidelity: float = DEFAULT_FIDELITY
 
 
-@torch.no_grad()
 def encode_references(pipe: StableDiffusionControlNetPipeline, references: References) -> EncodedReferences:
     """VAE posterior means of the reference images times the VAE's scaling factor, on the pipeline's
     device in the UNet's dtype."""
+    import torch
+
     vae = pipe.vae
     pixels = torch.from_numpy(references.images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    pixels = pixels.to(pipe._execution_device, vae.dtype)
-    latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
+    with torch.no_grad():
+        latents = vae.encode(pixels.to(pipe._execution_device, vae.dtype)).latent_dist.mean
+    latents = latents * vae.config.scaling_factor
     return EncodedReferences(latents.to(pipe.unet.dtype), references.fidelity)
 
 
@@ -110,6 +116,8 @@ def _alpha_bar(alphas_cumprod: torch.Tensor, timestep: float) -> float:
 
 def _timestep_noise(shape: torch.Size, seed: int, timestep: float) -> torch.Tensor:
     """Standard normal noise ``shape`` from ``(seed, timestep)`` alone, on the CPU in float32."""
+    import torch
+
     key = np.random.SeedSequence([seed, round(timestep * 1000)]).generate_state(1)[0]
     return torch.randn(shape, generator=torch.Generator().manual_seed(int(key)))
 
@@ -134,6 +142,7 @@ def reference_pass(
             first frame.
         seed: The run's seed.
     """
+    import torch
 
     def before_unet(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if bank.recording:  # the reference pass's own call

@@ -73,6 +73,9 @@ class Subject:
         photos: The training photos, copied into the folder (paths relative to it), which
             ``toolkit generate --reference subject`` attends to.
         lora: File name of the LoRA weights in the subject folder.
+        concept_lora: File name, in the folder, of the concept LoRA the subject was trained on top of
+            (``dreambooth.py --init-lora``); generate applies it under the subject's. ``None`` for none.
+        concept_scale: The concept LoRA's strength. Default 1.
         training: Free-form record of the training run (steps, rank, learning rate ...): scalars only.
     """
 
@@ -88,6 +91,8 @@ class Subject:
     samples: tuple[str, ...] = ()
     photos: tuple[str, ...] = ()
     lora: str = LORA_FILE
+    concept_lora: str | None = None
+    concept_scale: float = 1.0
     training: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,7 +103,12 @@ class Subject:
         self.controlnets = tuple(self.controlnets)
         self.samples = tuple(self.samples)
         self.photos = tuple(self.photos)
-        for sample in (*self.samples, *self.photos, self.lora):
+        for sample in (
+            *self.samples,
+            *self.photos,
+            self.lora,
+            *([self.concept_lora] if self.concept_lora else []),
+        ):
             if PurePosixPath(sample).is_absolute() or ".." in PurePosixPath(sample).parts:
                 raise SubjectError(f"subject {self.name!r}: {sample!r} must be a path inside its folder")
 
@@ -113,6 +123,8 @@ class Subject:
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "lora": self.lora,
+            "concept_lora": self.concept_lora,
+            "concept_scale": self.concept_scale,
             "samples": list(self.samples),
             "photos": list(self.photos),
         }
@@ -148,6 +160,8 @@ class Subject:
             "prompt",
             "negative_prompt",
             "lora",
+            "concept_lora",
+            "concept_scale",
             "samples",
             "photos",
             "proportions",
@@ -176,10 +190,17 @@ class Subject:
                 samples=_strings(data.get("samples", []), "samples"),
                 photos=_strings(data.get("photos", []), "photos"),
                 lora=data.get("lora", LORA_FILE),
+                concept_lora=data.get("concept_lora"),
+                concept_scale=float(data.get("concept_scale", 1.0)),
                 training=dict(data.get("training", {})),
             )
         except (SubjectError, ValueError, TypeError, AttributeError) as err:
             raise SubjectError(f"{path}: {err}") from None
+
+    def concept_path(self, folder: str | Path) -> Path | None:
+        """The concept LoRA's file in ``folder``, or ``None`` when the subject was trained on the plain
+        base."""
+        return None if self.concept_lora is None else Path(folder) / self.concept_lora
 
     def lora_path(self, folder: str | Path) -> Path:
         """The LoRA weights file of this subject stored in ``folder``."""
@@ -214,6 +235,8 @@ class Subject:
             "samples": list(self.samples),
             "photos": list(self.photos),
             "lora": self.lora,
+            "concept_lora": self.concept_lora,
+            "concept_scale": self.concept_scale,
             "training": dict(self.training),
         }
 

@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--subjects-dir", type=Path, help="registry root (default: $TOOLKIT_SUBJECTS_DIR or ./subjects)"
     )
+    g.add_argument(
+        "--init-lora",
+        type=Path,
+        help="concept LoRA (file or folder) fused into the base first: the subject trains on top of it, "
+        "and generate stacks both (e.g. a walk-cycle style, then the subject)",
+    )
+    g.add_argument(
+        "--init-lora-scale", type=positive_float, default=1.0, help="strength of --init-lora (default: 1)"
+    )
     g = p.add_argument_group("poses")
     g.add_argument(
         "--poses", type=Path, help="pose file, one frame per photo in file order (default: detect)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..loading import lora_file
 from ..subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, check_subject_name
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -39,6 +40,9 @@ class DreamBoothConfig:
         controlnet: OpenPose ControlNet spec. Default ``lllyasviel/control_v11p_sd15_openpose``.
         template: Prompt template in ``prompts/`` for the instance and class prompts. Default ``"default"``.
         subjects_dir: Registry root; default ``$TOOLKIT_SUBJECTS_DIR`` or ``./subjects``.
+        init_lora: A concept LoRA (file or ``save_lora_weights`` folder) fused into the base before the
+            subject trains on it, e.g. a walk-cycle style; ``generate`` stacks it under the subject's.
+        init_lora_scale: Its strength. Default 1.
 
     Poses:
         poses: Pose file with one pose per instance photo (natural file order); default: detect them.
@@ -79,6 +83,8 @@ class DreamBoothConfig:
     controlnet: str = DEFAULT_CONTROLNET
     template: str = "default"
     subjects_dir: Path | None = None
+    init_lora: Path | None = None
+    init_lora_scale: float = 1.0
     poses: Path | None = None
     detector: str = "mediapipe"
     pose_conditioning: bool = True
@@ -130,6 +136,14 @@ class DreamBoothConfig:
         check_subject_name(self.subject)
         self.instance_dir = Path(self.instance_dir)
         self.poses = None if self.poses is None else Path(self.poses)
+        self.init_lora = None if self.init_lora is None else Path(self.init_lora)
+        if self.init_lora is not None and lora_file(self.init_lora) is None:
+            raise ValueError(
+                f"--init-lora {self.init_lora}: not a .safetensors file or a folder holding "
+                "pytorch_lora_weights.safetensors (it is kept with the subject, so it must be local)"
+            )
+        if not self.init_lora_scale > 0:
+            raise ValueError(f"--init-lora-scale must be positive, got {self.init_lora_scale}")
         self.class_dir = None if self.class_dir is None else Path(self.class_dir)
         self.validation_motions = tuple(self.validation_motions)
         positive = {

@@ -36,6 +36,7 @@ from ...errors import ToolkitError
 from ...manifest import write_manifest
 from ...nn.train_log import open_logger
 from ...pose.proportions import BodyProportions
+from ..loading import lora_file
 from ..prompts import fill, load_template
 from ..subjects import LORA_FILE, Subject, SubjectRegistry
 from .checkpoint import CHECKPOINTS_DIR, load_checkpoint, read_state, resolve_resume, save_checkpoint
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_FILE = "samples/validation.png"
 PHOTOS_DIR = "photos"
+CONCEPT_FILE = "concept_lora.safetensors"
 DEFAULT_CLASS_PROMPT = "a photo of {class}"
 
 
@@ -212,6 +214,14 @@ def _keep_photos(instance_dir: Path, folder: Path) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _keep_concept(init_lora: Path, folder: Path) -> None:
+    """Copy the concept LoRA (a file, or a folder written by ``save_lora_weights``) into ``folder``, so
+    the subject renders without the original."""
+    weights = lora_file(init_lora)
+    assert weights is not None  # checked by DreamBoothConfig
+    write_bytes_atomic(folder / CONCEPT_FILE, weights.read_bytes())
+
+
 def _record_subject(
     config: DreamBoothConfig,
     registry: SubjectRegistry,
@@ -232,6 +242,8 @@ def _record_subject(
         proportions=result.proportions,
         samples=(SAMPLE_FILE,),
         photos=result.photos,
+        concept_lora=CONCEPT_FILE if config.init_lora is not None else None,
+        concept_scale=config.init_lora_scale,
         training={**config.record(), "seed": seed, "steps": result.steps, "posed_photos": result.posed},
     )
     registry.save(subject)
@@ -393,6 +405,8 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
         write_image(folder / SAMPLE_FILE, validate(step))
         result.photos = _keep_photos(config.instance_dir, folder)
+        if config.init_lora is not None:
+            _keep_concept(config.init_lora, folder)
         _record_subject(config, registry, result, seed, started, command)
         if log is not None:
             log.close()

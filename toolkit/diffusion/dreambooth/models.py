@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..loading import load_pipeline
+from ..loading import LoraWeights, load_loras, load_pipeline
 from .config import DreamBoothConfig
 from .lora import TEXT_TARGETS, UNET_TARGETS, add_lora
 from .prior import ensure_class_images
@@ -45,12 +45,18 @@ class Models:
     weight_dtype: torch.dtype
 
 
+CONCEPT = "concept"  # adapter name of --init-lora
+
+
 def load_models(config: DreamBoothConfig, accelerator: Accelerator) -> Models:
     """Load ``config.base`` with ``config.controlnet`` (on the CPU, float32) as :class:`Models`, with the
-    weight dtype of ``accelerator.mixed_precision``."""
+    weight dtype of ``accelerator.mixed_precision``; ``config.init_lora`` is fused into its weights, so
+    class images, training and validation all use the concept's base."""
     from diffusers import DDPMScheduler
 
     pipe = load_pipeline(config.base, [config.controlnet])
+    if config.init_lora is not None:
+        load_loras(pipe, [LoraWeights(config.init_lora, config.init_lora_scale, CONCEPT)])
     weight_dtype = WEIGHT_DTYPES[accelerator.mixed_precision]
     return Models(
         vae=pipe.vae,
