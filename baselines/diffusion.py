@@ -9,7 +9,9 @@ protocol into the toolkit's own diffusion jobs:
   owned by the method (a temporary folder, removed with the method).
 - ``transfer`` writes the target poses to a pose file and calls ``toolkit.diffusion.job.run_generate``
   with that subject, on the target canvas, without retargeting, and reads the frames back. The source
-  images and poses are not used: once learnt, the subject lives in the LoRA.
+  images are not used (once learnt, the subject lives in the LoRA) unless ``reference=True``: then the
+  first ``references`` of them are reference photos every frame attends to (``generate --reference``),
+  with or without a LoRA: the seed papers' one-photo setting, with no training.
 - ``save`` writes ``config.json`` and a copy of the subject folder under ``subjects/<name>/``; ``load``
   reads that back, or a subject folder trained on the command line (``accelerate launch
   training/dreambooth.py``), so ``toolkit eval --method diffusion --checkpoint subjects/NAME`` scores it.
@@ -43,6 +45,7 @@ from toolkit.diffusion.dreambooth.loop import DEFAULT_CLASS_PROMPT, train
 from toolkit.diffusion.job import GenerateRequest, run_generate
 from toolkit.diffusion.outputs import read_frames
 from toolkit.diffusion.prompts import fill, load_template
+from toolkit.diffusion.reference import DEFAULT_FIDELITY
 from toolkit.diffusion.subjects import DEFAULT_CONTROLNET, SUBJECT_FILE, Subject, SubjectError
 from toolkit.errors import ToolkitError
 from toolkit.nn.io import CONFIG_NAME, CheckpointError, config_from_dict, read_method, write_method
@@ -98,6 +101,10 @@ class DiffusionConfig:
         controlnet_scale: ControlNet conditioning scale, in training (the residuals that explain each
             frame's pose) as in rendering. Default 1.0.
         lora_scale: Strength of the subject's LoRA at rendering; 0 renders the base model. Default 1.0.
+        reference: Attend to source images as reference photos (see :mod:`toolkit.diffusion.reference`).
+            Default False.
+        references: How many source images (the first ones) serve as references. Default 1.
+        reference_fidelity: ``generate --reference-fidelity``. Default 0.5.
         subject_dir: A subject folder trained already (``training/dreambooth.py`` wrote it): ``fit`` uses
             it instead of training, and the other settings still apply. Default None.
     """
@@ -122,6 +129,9 @@ class DiffusionConfig:
     batch: int = 4
     controlnet_scale: float = 1.0
     lora_scale: float = 1.0
+    reference: bool = False
+    references: int = 1
+    reference_fidelity: float = DEFAULT_FIDELITY
     subject_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -129,14 +139,14 @@ class DiffusionConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        for name in ("lora", "describe"):
+        for name in ("lora", "describe", "reference"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.describe and self.lora:
             raise ValueError(
                 "describe=true renders the base model from the subject's description: set lora=false with it"
             )
-        for name in ("train_steps", "rank", "train_batch_size", "inference_steps", "batch"):
+        for name in ("train_steps", "rank", "train_batch_size", "inference_steps", "batch", "references"):
             check_count(name, getattr(self, name))
         for name in ("lr_warmup_steps", "seed"):
             check_count(name, getattr(self, name), minimum=0)
@@ -147,6 +157,7 @@ class DiffusionConfig:
         check_number("learning_rate", self.learning_rate, lambda v: v > 0, "a finite number > 0")
         for name in ("guidance", "controlnet_scale", "lora_scale"):
             check_number(name, getattr(self, name), lambda v: v >= 0, "a finite number >= 0")
+        check_number("reference_fidelity", self.reference_fidelity, lambda v: 0 <= v <= 1, "in [0, 1]")
         consistency(self.consistency)
 
 
@@ -275,28 +286,38 @@ class DiffusionTransfer:
         self, source_images: np.ndarray, source_poses: PoseSequence, target_poses: PoseSequence
     ) -> np.ndarray:
         """Render the learnt subject in every pose of ``target_poses``: ``(T, H, W, 3)`` uint8 on the target
-        canvas. ``source_images`` and ``source_poses`` are not used (the subject lives in the LoRA). A
-        canvas whose sides are not multiples of 8 is rendered letterboxed into the next larger one and
-        cut back.
+        canvas. ``source_poses`` are not used, and ``source_images`` ``(S, H, W, 3)`` only with
+        ``reference=True``. A canvas whose sides are not multiples of 8 is rendered letterboxed into the
+        next larger one and cut back.
 
         Raises:
-            ToolkitError: with ``lora=True``, before :meth:`fit` or :meth:`load`.
+            ToolkitError: with ``lora=True``, before :meth:`fit` or :meth:`load`; with ``reference=True``,
+                without source images.
         """
         if self.config.lora and self.registry is None:
             raise ToolkitError(
                 "the diffusion method has no subject yet: call fit() with the subject's frames, or load() "
                 "a saved method or subject folder"
             )
+        if self.config.reference and not len(source_images):
+            raise ToolkitError("reference=true renders the person of a source image: give one")
         width, height = target_poses.canvas
         box = Letterbox(width, height, _ceil_to_multiple(width), _ceil_to_multiple(height))
         with tempfile.TemporaryDirectory(prefix="diffusion-render-") as tmp:
             poses_file = save_poses(Path(tmp) / "poses.json", box.poses(target_poses.to_layout("body_18")))
+            references = []
+            if self.config.reference:
+                for i, image in enumerate(source_images[: self.config.references]):
+                    references.append(str(Path(tmp) / f"reference-{i}.png"))
+                    write_image(references[-1], image)  # generate fits it to the canvas
             out = Path(tmp) / "out"
-            run_generate(self._request(poses_file, out, (box.out_width, box.out_height)))
+            run_generate(self._request(poses_file, out, (box.out_width, box.out_height), tuple(references)))
             frames = read_frames(out, len(target_poses))
         return np.stack([box.undo(frame) for frame in frames])
 
-    def _request(self, poses_file: Path, out: Path, size: tuple[int, int]) -> GenerateRequest:
+    def _request(
+        self, poses_file: Path, out: Path, size: tuple[int, int], references: tuple[str, ...]
+    ) -> GenerateRequest:
         c = self.config
         return GenerateRequest(
             poses=poses_file,
@@ -309,6 +330,8 @@ class DiffusionTransfer:
             base=c.base,
             controlnets=(c.controlnet,),
             lora_scale=c.lora_scale if c.lora else 1.0,
+            references=references,
+            reference_fidelity=c.reference_fidelity,
             size=size,
             retarget=False,
             steps=c.inference_steps,

@@ -115,6 +115,10 @@ ENTRIES: dict[str, tuple[str, dict[str, Any]]] = {
     "diffusion-no-lora": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False}),
     # No LoRA either, but prompted with the subject's caption: how far words alone draw the subject.
     "diffusion-caption": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False, "describe": True}),
+    # No training: the source photo as a reference (reference-only attention), the seed papers' setting.
+    "diffusion-reference": ("diffusion", {**DIFFUSION_ON_CPU, "lora": False, "reference": True}),
+    # The LoRA and the source photo as a reference together.
+    "diffusion-lora-reference": ("diffusion", {**DIFFUSION_ON_CPU, "reference": True}),
     "knn": ("knn", {}),
     "knn-lam0": ("knn", {"lam": 0.0}),
     "knn-flow": ("knn", {"smoothing": "flow"}),

@@ -86,6 +86,8 @@ def test_registered_with_defaults_for_the_mini_model() -> None:
         ({"consistency": "sticky"}, "sticky"),
         ({"base": ""}, "base must be a non-empty string"),
         ({"describe": True}, "describe=true renders the base model.*set lora=false"),
+        ({"reference_fidelity": 1.5}, "reference_fidelity must be in"),
+        ({"references": 0}, "references must be an integer >= 1"),
     ],
 )
 def test_bad_settings_are_one_line_errors(values: dict, message: str) -> None:
@@ -227,3 +229,21 @@ def test_subject_dir_renders_a_trained_subject_without_training_again(
     empty = DiffusionTransfer({**TINY, "subject_dir": str(folder.parent / "nobody")})
     with pytest.raises(ToolkitError, match="nobody"):
         empty.fit(subject)
+
+
+def test_reference_renders_the_source_person_with_or_without_a_lora(
+    fitted: DiffusionTransfer, rendered: np.ndarray, subject: SubjectFrames, targets
+) -> None:
+    base = DiffusionTransfer(BASE_ONLY).transfer(subject.images, subject.poses, targets)
+    alone = DiffusionTransfer({**BASE_ONLY, "reference": True})
+    referenced = alone.transfer(subject.images, subject.poses, targets)
+    assert referenced.shape == base.shape and not np.array_equal(referenced, base)
+    other = alone.transfer(subject.images[::-1].copy(), subject.poses, targets)  # another first photo
+    assert not np.array_equal(other, referenced)
+    with pytest.raises(ToolkitError, match="reference=true renders the person of a source image"):
+        alone.transfer(subject.images[:0], subject.poses[:0], targets)
+
+    stacked = DiffusionTransfer({**TINY, "reference": True})
+    stacked.subject, stacked.registry = fitted.subject, fitted.registry  # the LoRA fitted above
+    both = stacked.transfer(subject.images, subject.poses, targets)
+    assert not np.array_equal(both, rendered) and not np.array_equal(both, referenced)

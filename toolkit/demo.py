@@ -36,6 +36,10 @@ DEMO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "no-lora": ("diffusion", {"lora": False}),
     # No LoRA either, prompted with the subject's caption: how far words alone draw the subject.
     "caption": ("diffusion", {"lora": False, "describe": True}),
+    # No training at all: one photo of the subject (the benchmark's source frame) as a reference.
+    "reference": ("diffusion", {"lora": False, "reference": True}),
+    # The LoRA and the reference photo together.
+    "lora+reference": ("diffusion", {"reference": True}),
     "knn": ("knn", {}),
     "pix2pix": ("pix2pix-pose2pics", {"size": 128, "base_channels": 16, "disc_channels": 16, "steps": 300}),
     "posewarp": ("posewarp", {"size": 128, "width": 32, "disc_width": 16, "steps": 150, "batch_size": 4}),
