@@ -247,3 +247,19 @@ def test_init_lora_trains_the_subject_on_the_concept_and_generate_stacks_both(ph
 def test_init_lora_must_be_a_local_lora(photos, tmp_path):
     with pytest.raises(ValueError, match="--init-lora .* not a .safetensors file"):
         config(photos, tmp_path, init_lora=tmp_path / "missing")
+
+
+def test_locon_targets_adapt_the_resnet_convolutions_and_generate_loads_them(photos, tmp_path):
+    train(config(photos, tmp_path, max_train_steps=2, lora_targets="attention+conv", learning_rate=1e-2))
+    keys = list(load_file(tmp_path / "mannequin" / LORA_FILE))
+    assert any(".conv1.lora_A" in k for k in keys) and any(".conv2.lora_B" in k for k in keys)
+    assert any(".to_q.lora" in k for k in keys)
+    poses = tmp_path / "one.json"
+    assert toolkit_main(["poses", "make", "walk", "--frames", "1", "--size", "64", "-o", str(poses)]) == 0
+    argv = ["generate", "--subject", "mannequin", "--subjects-dir", str(tmp_path), "--poses", str(poses)]
+    assert (
+        toolkit_main([*argv, "--size", "64", "--steps", "2", "--no-progress", "-o", str(tmp_path / "out")])
+        == 0
+    )
+    with pytest.raises(ValueError, match="unknown --lora-targets"):
+        config(photos, tmp_path, lora_targets="everything")

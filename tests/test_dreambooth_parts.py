@@ -11,8 +11,8 @@ from toolkit.diffusion.dreambooth import checkpoint as ckpt
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.data import BatchPlan, ExampleSet, prepare_example
 from toolkit.diffusion.dreambooth.lora import (
+    ATTENTION,
     TEXT_TARGETS,
-    UNET_TARGETS,
     add_lora,
     kohya_state_dict,
     load_trainable_state,
@@ -168,7 +168,7 @@ def test_resume_from_a_missing_checkpoint_is_a_one_line_error(tmp_path):
 def test_kohya_keys_and_alpha():
     parts = tiny_components()
     unet, text = parts["unet"], parts["text_encoder"]
-    add_lora(unet, UNET_TARGETS, rank=4, alpha=8, dropout=0.0)
+    add_lora(unet, ATTENTION, rank=4, alpha=8, dropout=0.0)
     add_lora(text, TEXT_TARGETS, rank=4, alpha=8, dropout=0.0)
     state = kohya_state_dict(unet, text, alpha=8)
     name = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_out_0"
@@ -184,7 +184,7 @@ def test_kohya_keys_and_alpha():
 def test_trainable_state_round_trip_and_mismatch():
     unet = tiny_components()["unet"]
     unet.requires_grad_(False)
-    add_lora(unet, UNET_TARGETS, rank=2, alpha=2, dropout=0.0)
+    add_lora(unet, ATTENTION, rank=2, alpha=2, dropout=0.0)
     saved = {k: v + 1 for k, v in trainable_state(unet, None).items()}
     load_trainable_state(saved, unet, None)
     assert all(torch.equal(v, saved[k]) for k, v in trainable_state(unet, None).items())

@@ -12,6 +12,7 @@ from pathlib import Path
 from ...errors import ToolkitError
 from ..subjects import DEFAULT_BASE, DEFAULT_CONTROLNET
 from .config import LR_SCHEDULERS, MIXED_PRECISION, REPORT_TO, DreamBoothConfig
+from .lora import DEFAULT_TARGETS, UNET_TARGETS
 
 _ON_OFF = {"on": True, "off": False}
 
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (default: 4)")
     g.add_argument("--lora-alpha", type=positive_float, help="LoRA alpha (default: the rank)")
     g.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout (default: 0)")
+    g.add_argument(
+        "--lora-targets",
+        choices=tuple(UNET_TARGETS),
+        default=DEFAULT_TARGETS,
+        help="UNet layers with adapters: attention projections, or LoCon-style also the ResNets' "
+        f"convolutions (default: {DEFAULT_TARGETS})",
+    )
     g.add_argument("--train-text-encoder", action="store_true", help="also a LoRA on the text encoder")
     g = p.add_argument_group("training")
     g.add_argument("--resolution", type=positive_int, default=512)

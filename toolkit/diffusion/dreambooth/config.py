@@ -13,6 +13,7 @@ from typing import Any
 
 from ..loading import lora_file
 from ..subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, check_subject_name
+from .lora import DEFAULT_TARGETS, UNET_TARGETS
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
 LR_SCHEDULERS = (
@@ -52,6 +53,8 @@ class DreamBoothConfig:
 
     LoRA:
         rank: LoRA rank. Default 4. lora_alpha: default ``rank`` (scale 1). lora_dropout: default 0.
+        lora_targets: Which UNet layers get adapters, a key of ``lora.UNET_TARGETS``: ``"attention"``
+            (default, as diffusers) or ``"attention+conv"`` (LoCon: the ResNets' convolutions too).
         train_text_encoder: Also add a LoRA to the CLIP text encoder. Default False.
 
     Data and optimisation (diffusers' names and defaults): resolution 512, train_batch_size 4,
@@ -92,6 +95,7 @@ class DreamBoothConfig:
     rank: int = 4
     lora_alpha: float | None = None
     lora_dropout: float = 0.0
+    lora_targets: str = DEFAULT_TARGETS
     train_text_encoder: bool = False
     resolution: int = 512
     train_batch_size: int = 4
@@ -176,6 +180,8 @@ class DreamBoothConfig:
             raise ValueError("--validation-steps and --lr-warmup-steps must be >= 0")
         if self.mixed_precision not in (None, *MIXED_PRECISION):
             raise ValueError(f"--mixed-precision must be one of {', '.join(MIXED_PRECISION)}")
+        if self.lora_targets not in UNET_TARGETS:
+            raise ValueError(f"unknown --lora-targets {self.lora_targets!r}; use {', '.join(UNET_TARGETS)}")
         if self.lr_scheduler not in LR_SCHEDULERS:
             raise ValueError(f"unknown --lr-scheduler {self.lr_scheduler!r}; use {', '.join(LR_SCHEDULERS)}")
         if self.report_to not in REPORT_TO:

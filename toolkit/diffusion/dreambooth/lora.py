@@ -1,8 +1,9 @@
 """LoRA adapters: adding them (PEFT), saving them in diffusers' format, exporting them for kohya/A1111.
 
 The UNet's adapters sit on the attention projections ``to_q``, ``to_k``, ``to_v`` and ``to_out.0`` (as in
-diffusers' DreamBooth LoRA script); the text encoder's, when trained, on CLIP's ``q_proj``, ``k_proj``,
-``v_proj`` and ``out_proj``. Adapters start as PEFT's Gaussian init (B = 0), so training starts from the
+diffusers' DreamBooth LoRA script), or, LoCon-style, also on every ResNet block's two 3x3 convolutions
+(``UNET_TARGETS``); the text encoder's, when trained, on CLIP's ``q_proj``, ``k_proj``, ``v_proj`` and
+``out_proj``. Adapters start as PEFT's Gaussian init (B = 0), so training starts from the
 base model exactly.
 """
 
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
-UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+ATTENTION = ("to_q", "to_k", "to_v", "to_out.0")
+# --lora-targets name -> UNet module names PEFT adapts (a name matches every module whose path ends in it).
+UNET_TARGETS: dict[str, tuple[str, ...]] = {
+    "attention": ATTENTION,
+    # LoCon: the ResNets' convolutions carry much of a subject's colour and texture.
+    "attention+conv": (*ATTENTION, "conv1", "conv2"),
+}
+DEFAULT_TARGETS = "attention"
 TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 KOHYA_FILE = "pytorch_lora_weights_kohya.safetensors"
 

@@ -128,7 +128,7 @@ def prepare_models(config: DreamBoothConfig, models: Models, accelerator: Accele
         model.to(accelerator.device)
         if models.weight_dtype != torch.float32:  # diffusers warns about any explicit cast, even a no-op
             model.to(dtype=models.weight_dtype)
-    add_lora(models.unet, UNET_TARGETS, config.rank, config.alpha, config.lora_dropout)
+    add_lora(models.unet, UNET_TARGETS[config.lora_targets], config.rank, config.alpha, config.lora_dropout)
     if config.train_text_encoder:
         add_lora(models.text_encoder, TEXT_TARGETS, config.rank, config.alpha, config.lora_dropout)
     if config.gradient_checkpointing:
