@@ -42,6 +42,7 @@ from toolkit.diffusion.controls import SIZE_MULTIPLE
 from toolkit.diffusion.dreambooth.checkpoint import CHECKPOINTS_DIR
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.loop import DEFAULT_CLASS_PROMPT, train
+from toolkit.diffusion.dreambooth.lora import DEFAULT_TARGETS, UNET_TARGETS
 from toolkit.diffusion.job import GenerateRequest, run_generate
 from toolkit.diffusion.outputs import read_frames
 from toolkit.diffusion.prompts import fill, load_template
@@ -68,6 +69,11 @@ RECORDED_SETTINGS = {
     "train_batch_size": "train_batch_size",
     "resolution": "resolution",
     "controlnet_scale": "controlnet_scale",
+    "lora_targets": "lora_targets",
+    "train_text_encoder": "train_text_encoder",
+    "pose_conditioning": "pose_conditioning",
+    "prior_preservation": "with_prior_preservation",
+    "num_class_images": "num_class_images",
 }
 
 
@@ -87,6 +93,14 @@ class DiffusionConfig:
         template: Prompt template in ``prompts/``. Default ``"mannequin"`` (``"a {token} {class}"``).
         train_steps: DreamBooth optimisation steps (``max_train_steps``). Default 400.
         rank: LoRA rank. Default 4.
+        lora_targets: UNet layers with adapters (``dreambooth.py --lora-targets``): ``"attention"``
+            (default) or ``"attention+conv"`` (LoCon).
+        train_text_encoder: Also a LoRA on the text encoder. Default False.
+        pose_conditioning: Train with the ControlNet's residuals for each frame's pose. Default True.
+        prior_preservation: DreamBooth's prior-preservation loss on class images the base draws.
+            Default False.
+        num_class_images: Class images for it. Default 50.
+        class_dir: Where the class images are kept (reused by later fits); None: a temporary folder.
         learning_rate: AdamW learning rate. Default 1e-4.
         lr_warmup_steps: Linear warm-up steps of the learning rate; 0 (default) keeps it constant.
         train_batch_size: Frames per training step. Default 4.
@@ -118,6 +132,12 @@ class DiffusionConfig:
     template: str = "mannequin"
     train_steps: int = 400
     rank: int = 4
+    lora_targets: str = DEFAULT_TARGETS
+    train_text_encoder: bool = False
+    pose_conditioning: bool = True
+    prior_preservation: bool = False
+    num_class_images: int = 50
+    class_dir: str | None = None
     learning_rate: float = 1e-4
     lr_warmup_steps: int = 0
     train_batch_size: int = 4
@@ -139,14 +159,30 @@ class DiffusionConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        for name in ("lora", "describe", "reference"):
+        for name in (
+            "lora",
+            "describe",
+            "reference",
+            "train_text_encoder",
+            "pose_conditioning",
+            "prior_preservation",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.describe and self.lora:
             raise ValueError(
                 "describe=true renders the base model from the subject's description: set lora=false with it"
             )
-        for name in ("train_steps", "rank", "train_batch_size", "inference_steps", "batch", "references"):
+        counts = (
+            "train_steps",
+            "rank",
+            "train_batch_size",
+            "inference_steps",
+            "batch",
+            "references",
+            "num_class_images",
+        )
+        for name in counts:
             check_count(name, getattr(self, name))
         for name in ("lr_warmup_steps", "seed"):
             check_count(name, getattr(self, name), minimum=0)
@@ -158,6 +194,10 @@ class DiffusionConfig:
         for name in ("guidance", "controlnet_scale", "lora_scale"):
             check_number(name, getattr(self, name), lambda v: v >= 0, "a finite number >= 0")
         check_number("reference_fidelity", self.reference_fidelity, lambda v: 0 <= v <= 1, "in [0, 1]")
+        if self.lora_targets not in UNET_TARGETS:
+            raise ValueError(
+                f"lora_targets must be one of {', '.join(UNET_TARGETS)}, got {self.lora_targets!r}"
+            )
         consistency(self.consistency)
 
 
@@ -264,7 +304,13 @@ class DiffusionTransfer:
             template=c.template,
             subjects_dir=registry,
             controlnet_scale=c.controlnet_scale,
+            pose_conditioning=c.pose_conditioning,
             rank=c.rank,
+            lora_targets=c.lora_targets,
+            train_text_encoder=c.train_text_encoder,
+            with_prior_preservation=c.prior_preservation,
+            class_dir=self._class_dir(registry) if c.prior_preservation else None,
+            num_class_images=c.num_class_images,
             resolution=resolution,
             train_batch_size=c.train_batch_size,
             max_train_steps=c.train_steps,
@@ -278,6 +324,12 @@ class DiffusionTransfer:
             validation_motions=VALIDATION_MOTIONS,
             validation_inference_steps=c.inference_steps,
             progress=False,
+        )
+
+    def _class_dir(self, registry: Path) -> Path:
+        """``class_dir``, else a folder beside the method's temporary registry."""
+        return (
+            Path(self.config.class_dir).expanduser() if self.config.class_dir else registry.parent / "class"
         )
 
     # ---- rendering ------------------------------------------------------------------------------------

@@ -247,3 +247,23 @@ def test_reference_renders_the_source_person_with_or_without_a_lora(
     stacked.subject, stacked.registry = fitted.subject, fitted.registry  # the LoRA fitted above
     both = stacked.transfer(subject.images, subject.poses, targets)
     assert not np.array_equal(both, rendered) and not np.array_equal(both, referenced)
+
+
+def test_training_options_reach_dreambooth(subject: SubjectFrames, tmp_path: Path) -> None:
+    options = {
+        **TINY,
+        "train_steps": 2,
+        "lora_targets": "attention+conv",
+        "train_text_encoder": True,
+        "pose_conditioning": False,
+        "prior_preservation": True,
+        "num_class_images": 2,
+        "class_dir": str(tmp_path / "class"),
+    }
+    method = DiffusionTransfer(options)
+    method.fit(subject)
+    assert len(list((tmp_path / "class").glob("*.png"))) == 2  # drawn by the base, kept for later fits
+    method.save(tmp_path / "saved")
+    loaded = DiffusionTransfer.load(tmp_path / "saved" / "subjects" / method.subject)  # its subject.toml
+    for name in ("lora_targets", "train_text_encoder", "pose_conditioning", "prior_preservation"):
+        assert getattr(loaded.config, name) == options[name]
