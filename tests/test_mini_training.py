@@ -265,3 +265,33 @@ def test_the_decoder_stage_sharpens_the_decoder_and_keeps_the_latent_space(run: 
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     assert all(torch.equal(after[k].half(), exported[k]) for k in after)
     assert (tmp_path / "checkpoints" / "decoder" / "checkpoint-2").is_dir()
+
+
+def test_v_prediction_trains_on_the_velocity_and_the_config_checks_the_type() -> None:
+    from types import SimpleNamespace
+
+    from toolkit.diffusion.mini.config import MiniConfig, MiniConfigError, build_tokenizer, get_config
+    from toolkit.diffusion.mini.train_base import UNetLoss
+
+    vae = SimpleNamespace(config=SimpleNamespace(scaling_factor=0.5))
+    batch = {
+        "latent_mean": torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(0)),
+        "latent_std": torch.zeros(3, 4, 8, 8),  # the latents are the means exactly
+        "caption": ["a", "b", "c"],
+    }
+    targets = {}
+    for kind in ("epsilon", "v_prediction"):
+        loss = UNetLoss(vae, build_tokenizer(), 0.0, prediction_type=kind)
+        noisy, timesteps, _, targets[kind] = loss.inputs(batch, torch.Generator().manual_seed(1))
+    a = loss.noise_scheduler.alphas_cumprod[timesteps].view(-1, 1, 1, 1)
+    latents = batch["latent_mean"] * 0.5
+    torch.testing.assert_close(noisy, a.sqrt() * latents + (1 - a).sqrt() * targets["epsilon"])
+    torch.testing.assert_close(
+        targets["v_prediction"], a.sqrt() * targets["epsilon"] - (1 - a).sqrt() * latents
+    )
+    assert (
+        get_config("mini-v2").prediction_type == "v_prediction"
+        and get_config("mini").prediction_type == "epsilon"
+    )
+    with pytest.raises(MiniConfigError, match="prediction_type"):
+        MiniConfig(prediction_type="x0")

@@ -184,17 +184,23 @@ class UNetLoss:
     dropped) captions. A ControlNet stage subclasses it."""
 
     def __init__(
-        self, vae: Any, tokenizer: Any, caption_dropout: float, snr_gamma: float | None = None
+        self,
+        vae: Any,
+        tokenizer: Any,
+        caption_dropout: float,
+        snr_gamma: float | None = None,
+        prediction_type: str = "epsilon",
     ) -> None:
         self.vae, self.tokenizer = vae, tokenizer
-        self.noise_scheduler = build_noise_scheduler()
+        self.noise_scheduler = build_noise_scheduler(prediction_type)
         self.caption_dropout = caption_dropout
         self.snr_gamma = snr_gamma
 
     @torch.no_grad()
     def inputs(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """``(noisy latents, timesteps, caption token ids, noise)`` for a batch of ``"pixel_values"`` or of
-        encoded frames (``"latent_mean"`` and ``"latent_std"``)."""
+        """``(noisy latents, timesteps, caption token ids, target)`` for a batch of ``"pixel_values"`` or
+        of encoded frames (``"latent_mean"`` and ``"latent_std"``); the target is the noise, or the
+        velocity ``sqrt(a) noise - sqrt(1 - a) latents`` for v-prediction."""
         if "latent_mean" in batch:  # encoded once (see latents.py)
             latents = _sample(batch["latent_mean"], batch["latent_std"], generator)
         else:
@@ -211,19 +217,22 @@ class UNetLoss:
         noise = torch.randn(latents.shape, generator=generator).to(latents.device, latents.dtype)
         steps = self.noise_scheduler.config.num_train_timesteps
         timesteps = torch.randint(steps, (len(latents),), generator=generator).to(latents.device)
-        return self.noise_scheduler.add_noise(latents, noise, timesteps), timesteps, ids, noise
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            return noisy, timesteps, ids, self.noise_scheduler.get_velocity(latents, noise, timesteps)
+        return noisy, timesteps, ids, noise
 
     def __call__(
         self, model: CaptionedUNet, batch: dict[str, Any], generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        noisy, timesteps, ids, noise = self.inputs(batch, generator)
-        return self.loss(model(noisy, timesteps, ids), noise, timesteps)
+        noisy, timesteps, ids, target = self.inputs(batch, generator)
+        return self.loss(model(noisy, timesteps, ids), target, timesteps)
 
     def loss(
-        self, prediction: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
+        self, prediction: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """``{"loss": ...}``: the (Min-SNR weighted, with ``snr_gamma``) error of the predicted noise."""
-        return {"loss": denoising_loss(prediction, noise, timesteps, self.noise_scheduler, self.snr_gamma)}
+        """``{"loss": ...}``: the (Min-SNR weighted, with ``snr_gamma``) error of the prediction."""
+        return {"loss": denoising_loss(prediction, target, timesteps, self.noise_scheduler, self.snr_gamma)}
 
 
 def _seeded_build(seed: int, build: Any, *args: Any) -> Any:
@@ -271,7 +280,7 @@ def train_unet(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> 
     # what the words mean together: which colour belongs to the shirt and which to the shorts.
     text_encoder.get_input_embeddings().requires_grad_(False)
     model = CaptionedUNet(_seeded_build(run.loop.seed, build_unet, run.config), text_encoder)
-    loss = UNetLoss(vae, tokenizer, run.caption_dropout, run.snr_gamma)
+    loss = UNetLoss(vae, tokenizer, run.caption_dropout, run.snr_gamma, run.config.prediction_type)
     encoded = encode_frames(dataset, vae, run.loop.output / LATENTS_DIR, progress=run.loop.progress)
     train_stage("unet", model.to(accelerator.device), encoded, loss, run.loop, accelerator)
     folder = run.loop.output / MODEL_DIR
@@ -320,7 +329,9 @@ def export_pipeline(
         text_encoder=export_copy(text_encoder, run.half),
         tokenizer=tokenizer,
         unet=export_copy(unet, run.half),
-        scheduler=UniPCMultistepScheduler(**SD_SCHEDULE, steps_offset=1),  # SD 1.5 samples steps 1..999
+        scheduler=UniPCMultistepScheduler(  # SD 1.5 samples steps 1..999
+            **{**SD_SCHEDULE, "prediction_type": run.config.prediction_type}, steps_offset=1
+        ),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

@@ -1,12 +1,12 @@
 """Train an OpenPose ``ControlNetModel`` on a frozen base model, from skeleton images and frames.
 
 The ControlNet starts as ``ControlNetModel.from_unet(base.unet)`` (zero convolutions at zero) and learns
-the epsilon-prediction loss of the frozen UNet it steers. Half of the captions are dropped to "", as
-the ControlNet paper trains: with no text to go on, the network must read the pose from the skeleton.
-The base is the mini model, any Stable Diffusion 1.x diffusers folder or hub id, or ``tiny``
-(:func:`toolkit.diffusion.loading.resolve_source`). Skeletons are drawn in the run's keypoint ``layout``
-by :func:`~toolkit.diffusion.mini.data.control_image`; the layout is written beside the weights, in
-``control.json``.
+the denoising loss (epsilon or v, as the base's scheduler says) of the frozen UNet it steers. Half of the
+captions are dropped to "", as the ControlNet paper trains: with no text to go on, the network must read
+the pose from the skeleton. The base is the mini model, any Stable Diffusion 1.x diffusers folder or hub
+id, or ``tiny`` (:func:`toolkit.diffusion.loading.resolve_source`). Skeletons are drawn in the run's
+keypoint ``layout`` by :func:`~toolkit.diffusion.mini.data.control_image`; the layout is written beside the
+weights, in ``control.json``.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ class ControlNetRun:
 
 
 def load_base(spec: str) -> dict[str, Any]:
-    """``vae``, ``text_encoder``, ``tokenizer`` and ``unet`` of a Stable Diffusion 1.x base, float32 on
-    the CPU; a one-line :class:`ModelLoadError` when it cannot be loaded."""
+    """``vae``, ``text_encoder``, ``tokenizer``, ``unet`` and ``scheduler`` (which says what the UNet
+    predicts) of a Stable Diffusion 1.x base, float32 on the CPU; a one-line :class:`ModelLoadError` when
+    it cannot be loaded."""
     from diffusers import StableDiffusionPipeline
 
     source = resolve_source(spec, "base model", "--base")
@@ -81,6 +82,7 @@ def load_base(spec: str) -> dict[str, Any]:
         "text_encoder": pipe.text_encoder,
         "tokenizer": pipe.tokenizer,
         "unet": pipe.unet,
+        "scheduler": pipe.scheduler,
     }
 
 
@@ -94,7 +96,7 @@ class ControlNetLoss(UNetLoss):
     def __call__(
         self, controlnet: Any, batch: dict[str, Any], generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        noisy, timesteps, ids, noise = self.inputs(batch, generator)
+        noisy, timesteps, ids, target = self.inputs(batch, generator)
         with torch.no_grad():
             text = self.text_encoder(ids)[0]  # (B, 77, text_width)
         down, mid = controlnet(
@@ -111,7 +113,7 @@ class ControlNetLoss(UNetLoss):
             down_block_additional_residuals=down,
             mid_block_additional_residual=mid,
         ).sample
-        return self.loss(prediction, noise, timesteps)
+        return self.loss(prediction, target, timesteps)
 
 
 def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
@@ -140,6 +142,7 @@ def train_controlnet(run: ControlNetRun, dataset: MiniDataset, accelerator: Acce
         tokenizer=base["tokenizer"],
         caption_dropout=run.caption_dropout,
         snr_gamma=run.snr_gamma,
+        prediction_type=base["scheduler"].config.prediction_type,
     )
     encoded = encode_frames(dataset, base["vae"], run.loop.output / LATENTS_DIR, progress=run.loop.progress)
     train_stage(CONTROLNET_DIR, controlnet, encoded, loss, run.loop, accelerator)
