@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from toolkit.cli import build_parser, main
 from toolkit.data.media import read_image, read_video
+from toolkit.diffusion.dreambooth.lora import kohya_state_dict
 from toolkit.diffusion.subjects import LORA_FILE, Subject, SubjectRegistry
 from toolkit.diffusion.tiny import save_random_lora, save_tiny_pipeline, tiny_unet
 from toolkit.pose.proportions import BodyProportions
@@ -70,6 +72,7 @@ def subjects(tmp_path_factory):
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
     StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
     assert (folder / LORA_FILE).is_file()
+    save_file(kohya_state_dict(unet, None, alpha=4), str(root / "alice_kohya.safetensors"))  # the same LoRA
     return root
 
 
@@ -263,6 +266,38 @@ def test_no_reference_leaves_the_unet_untouched():
         assert all(unet.attn_processors[name] is processor for name, processor in before.items())
 
 
+def test_lora_flag_takes_diffusers_and_kohya_files_like_the_subject_path(walk, subjects, tmp_path):
+    with_subject = ["--subject", "alice", "--subjects-dir", str(subjects), "--no-retarget", *PROMPT]
+    assert generate(walk, tmp_path / "subject", *with_subject, base=()) == 0
+    diffusers_file = subjects / "alice" / LORA_FILE
+    assert generate(walk, tmp_path / "diffusers", *PROMPT, "--lora", f"{diffusers_file}:1") == 0
+    assert (
+        generate(walk, tmp_path / "kohya", *PROMPT, "--lora", str(subjects / "alice_kohya.safetensors")) == 0
+    )
+    np.testing.assert_array_equal(frames(tmp_path / "diffusers"), frames(tmp_path / "subject"))
+    kohya = frames(tmp_path / "kohya").astype(int)
+    assert np.abs(kohya - frames(tmp_path / "subject").astype(int)).max() <= 1
+    loras = manifest(tmp_path / "kohya")["models"]["loras"]
+    assert [(lora["name"], lora["scale"]) for lora in loras] == [("lora0", 1.0)] and loras[0]["modules"] > 0
+    assert generate(walk, tmp_path / "half", *PROMPT, "--lora", f"{diffusers_file}:0.5") == 0
+    assert not np.array_equal(frames(tmp_path / "half"), frames(tmp_path / "subject"))
+
+
+def test_a_lora_with_foreign_modules_loads_with_a_one_line_report(walk, subjects, tmp_path, caplog):
+    weights = load_file(subjects / "alice" / LORA_FILE)
+    foreign = {
+        key.replace("down_blocks.1", "down_blocks.7"): value.clone()
+        for key, value in weights.items()
+        if "down_blocks.1" in key
+    }
+    save_file({**weights, **foreign}, str(tmp_path / "mixed.safetensors"))
+    assert generate(walk, tmp_path / "out", *PROMPT, "--lora", str(tmp_path / "mixed.safetensors")) == 0
+    report = [r.getMessage() for r in caplog.records if "modules match this model" in r.getMessage()]
+    targeted = sum(".lora.down." in key or ".lora_A." in key for key in {**weights, **foreign})
+    matched = targeted - sum(".lora.down." in key or ".lora_A." in key for key in foreign)
+    assert len(report) == 1 and "\n" not in report[0] and f"{matched} of its {targeted} modules" in report[0]
+
+
 def test_subject_proportions_retarget_the_skeletons(walk, first, subjects, tmp_path):
     assert (
         generate(walk, tmp_path / "retarget", "--subject", "alice", "--subjects-dir", str(subjects), base=())
@@ -388,3 +423,14 @@ def test_lora_file_and_folder_load_alike_and_bad_loras_fail_in_one_line(subjects
         with pytest.raises(ModelLoadError) as info:
             load_loras(load_pipeline("tiny", ["tiny"]), [LoraWeights(bad)])
         assert "\n" not in str(info.value) and str(bad) in str(info.value)
+
+
+def test_lora_spec_reads_an_optional_scale_after_the_last_colon():
+    from toolkit.commands.generate import lora_spec
+
+    assert lora_spec("style.safetensors") == ("style.safetensors", 1.0)
+    assert lora_spec("style.safetensors:0.6") == ("style.safetensors", 0.6)
+    assert lora_spec("dir:with:colons/x.safetensors") == ("dir:with:colons/x.safetensors", 1.0)
+    assert lora_spec("neg.safetensors:-0.5") == ("neg.safetensors", -0.5)
+    with pytest.raises(argparse.ArgumentTypeError, match="finite"):
+        lora_spec("x.safetensors:nan")

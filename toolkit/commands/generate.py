@@ -28,6 +28,21 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def lora_spec(text: str) -> tuple[str, float]:
+    """``PATH[:SCALE]`` -> ``(PATH, SCALE)``; the scale defaults to 1. A suffix that is not a number
+    stays part of the path."""
+    path, _, suffix = text.rpartition(":")
+    if path:
+        try:
+            scale = float(suffix)
+        except ValueError:
+            return text, 1.0
+        if not (scale == scale and abs(scale) != float("inf")):
+            raise argparse.ArgumentTypeError(f"LoRA scale must be a finite number, got {suffix!r}")
+        return path, scale
+    return text, 1.0
+
+
 def _fraction(text: str) -> float:
     value = _non_negative_float(text)
     if value > 1:
@@ -115,6 +130,15 @@ def register(groups: argparse._SubParsersAction) -> None:
         type=_non_negative_float,
         default=1.0,
         help="strength of the subject's LoRA; 0 renders the base model (default 1)",
+    )
+    models.add_argument(
+        "--lora",
+        type=lora_spec,
+        action="append",
+        default=None,
+        metavar="PATH[:SCALE]",
+        help="a LoRA to apply (diffusers, kohya or A1111 .safetensors, a save_lora_weights folder, or a hub "
+        "id), at SCALE (default 1); repeatable; on top of the subject's LoRA, or alone without --subject",
     )
     models.add_argument(
         "--lcm-lora",
@@ -273,6 +297,7 @@ def _generate(args: argparse.Namespace) -> None:
         controlnets=tuple(args.controlnet or ()),
         lcm_lora=args.lcm_lora,
         lora_scale=args.lora_scale,
+        loras=tuple(args.lora or ()),
         references=tuple(args.reference or ()),
         reference_fidelity=args.reference_fidelity,
         init=args.init,

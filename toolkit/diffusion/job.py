@@ -69,6 +69,8 @@ class GenerateRequest:
             else the SD 1.5 OpenPose ControlNet.
         lcm_lora: An LCM-LoRA to fuse (file, folder or hub id); selects the ``lcm`` sampler by default.
         lora_scale: Strength of the subject's LoRA; 0 renders the base model. Default 1.
+        loras: More LoRAs, ``(file, folder or hub id, scale)`` each, in diffusers', kohya's or A1111's
+            format, applied after the subject's (if any). Default none.
         references: Photos every frame attends to (see :mod:`~.reference`); ``"subject"`` stands for the
             subject's own training photos. Default none.
         reference_fidelity: How much guidance pushes towards the references, in [0, 1]. Default 0.5.
@@ -102,6 +104,7 @@ class GenerateRequest:
     controlnets: tuple[str, ...] = ()
     lcm_lora: str | None = None
     lora_scale: float = 1.0
+    loras: tuple[tuple[str, float], ...] = ()
     references: tuple[str, ...] = ()
     reference_fidelity: float = DEFAULT_FIDELITY
     init: Path | None = None
@@ -268,6 +271,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         if concept is not None:  # the base the subject was trained on
             loras.append(LoraWeights(concept, subject.concept_scale, "concept"))
         loras.append(LoraWeights(subject.lora_path(subject_folder), request.lora_scale, "subject"))
+    loras.extend(LoraWeights(spec, scale, f"lora{i}") for i, (spec, scale) in enumerate(request.loras))
     if request.lcm_lora:
         loras.append(LoraWeights(request.lcm_lora, 1.0, "lcm"))
     scheduler = request.scheduler or ("lcm" if request.lcm_lora else DEFAULT_SCHEDULER)

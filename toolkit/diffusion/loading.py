@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ MINI = "mini"
 # The packaged mini model: a StableDiffusionPipeline folder and an OpenPose ControlNet folder.
 MINI_WEIGHTS = Path(__file__).parent / "mini" / "weights"
 MINI_PARTS = {"base": "model", "controlnet": "controlnet"}
+logger = logging.getLogger(__name__)
 LORA_FORMS = "a .safetensors file written by save_lora_weights for this base model, its folder, or a hub id"
 _T = TypeVar("_T")
 
@@ -280,10 +282,33 @@ def lora_file(source: str | Path) -> Path | None:
     return weights if weights.is_file() else None
 
 
+_DOWN_MARKERS = (".lora_A.", ".lora_down.", ".lora.down.")  # diffusers/PEFT, kohya, old diffusers
+
+
+def targeted_modules(weights: Path) -> int:
+    """How many modules a LoRA file adapts: its down-projection tensors, in any of the key styles."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as file:
+        return sum(any(marker in key for marker in _DOWN_MARKERS) for key in file.keys())  # noqa: SIM118
+
+
+def adapted_modules(pipe: StableDiffusionControlNetPipeline, adapter: str) -> int:
+    """How many modules of the UNet and text encoder carry PEFT adapter ``adapter``."""
+    count = 0
+    for model in (pipe.unet, pipe.text_encoder):
+        for module in model.modules():
+            lora_a = getattr(module, "lora_A", None)
+            count += isinstance(lora_a, torch.nn.ModuleDict) and adapter in lora_a
+    return count
+
+
 def load_loras(pipe: StableDiffusionControlNetPipeline, loras: Sequence[LoraWeights]) -> list[dict[str, Any]]:
     """Load LoRAs with diffusers' ``load_lora_weights`` and fuse them, at their scales, into the UNet and
-    text encoder, so generation runs at the base model's speed. Returns, per LoRA, its source, adapter
-    name, scale and the SHA-256 of its file (for the manifest)."""
+    text encoder, so generation runs at the base model's speed. A local file whose modules do not all
+    match the model is reported in one warning (how many matched, how many were ignored). Returns, per
+    LoRA, its source, adapter name, scale, matched modules and the SHA-256 of its file (for the
+    manifest)."""
     records = []
     for lora in loras:
         spec = str(lora.source)
@@ -299,8 +324,17 @@ def load_loras(pipe: StableDiffusionControlNetPipeline, loras: Sequence[LoraWeig
             else:
                 _from_hub(pipe.load_lora_weights, spec, adapter_name=lora.name)
         weights = lora_file(spec)
+        matched = adapted_modules(pipe, lora.name)
+        targeted = targeted_modules(weights) if weights else None
+        if targeted is not None and matched < targeted:
+            logger.warning(
+                "LoRA %r (%s): %d of its %d modules match this model; %d ignored (made for another base?)",
+                lora.name, spec, matched, targeted, targeted - matched,
+            )  # fmt: skip
         sha256 = file_sha256(weights) if weights else None
-        records.append({"source": spec, "name": lora.name, "scale": lora.scale, "sha256": sha256})
+        records.append(
+            {"source": spec, "name": lora.name, "scale": lora.scale, "modules": matched, "sha256": sha256}
+        )
     if loras:
         names = [lora.name for lora in loras]
         pipe.set_adapters(names, adapter_weights=[lora.scale for lora in loras])
