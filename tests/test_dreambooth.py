@@ -263,3 +263,37 @@ def test_locon_targets_adapt_the_resnet_convolutions_and_generate_loads_them(pho
     )
     with pytest.raises(ValueError, match="unknown --lora-targets"):
         config(photos, tmp_path, lora_targets="everything")
+
+
+def test_diffusers_spellings_train_a_subject_folder_with_its_model_card(photos, tmp_path):
+    out = tmp_path / "subjects" / "prathik"
+    argv = [
+        "--pretrained_model_name_or_path", "tiny", "--controlnet", "tiny",
+        "--instance_data_dir", str(photos[0]), "--poses", str(photos[1]), "--max_train_steps", "3",
+        "--output_dir", str(out), "--resolution=64",
+        "--instance_prompt", "a photo of {token} {class} walking", "--validation_prompt", "{token} {class}",
+        "--validation_inference_steps", "2", "--validation_motions", "walk", "--seed", "0", "--no-progress",
+    ]  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "training" / "dreambooth.py"), *argv],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    subject = SubjectRegistry(out.parent).get("prathik")
+    assert subject.prompt == "a photo of {token} {class} walking" and subject.training["steps"] == 3
+    card = (out / "README.md").read_text()
+    assert (
+        card.startswith("---\nbase_model: tiny\n")
+        and 'instance_prompt: "a photo of sks person walking"' in card
+    )
+    assert "![validation grid" in card and (out / "samples" / "validation.png").is_file()
+    assert "pipe.load_lora_weights" in card and "| steps | 3 of batch 4" in card
+
+
+def test_output_dir_and_subject_must_agree(capsys):
+    from toolkit.diffusion.dreambooth.cli import main
+
+    assert main(["--instance-dir", "x", "--output_dir", "subjects/a", "--subject", "b"]) == 2
+    assert "--output-dir names the subject folder" in capsys.readouterr().err
+    assert main(["--instance-dir", "x"]) == 2
+    assert "--subject NAME, or --output-dir" in capsys.readouterr().err

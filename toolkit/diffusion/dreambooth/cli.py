@@ -25,10 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="training/dreambooth.py",
         description="Teach Stable Diffusion a subject from a few photos (DreamBooth + LoRA), pose-aware: the "
         "frozen OpenPose ControlNet explains each photo's pose, so the LoRA learns the appearance. Writes "
-        "subjects/<name>/ for `toolkit generate --subject NAME`. Run with `accelerate launch`.",
+        "subjects/<name>/ for `toolkit generate --subject NAME`. Run with `accelerate launch`. diffusers' "
+        "spellings are accepted too (--pretrained_model_name_or_path, --instance_data_dir, --output_dir, "
+        "--max_train_steps ...).",
     )
     g = p.add_argument_group("subject and models")
-    g.add_argument("--subject", required=True, help="subject name (its folder under --subjects-dir)")
+    g.add_argument("--subject", help="subject name (its folder under --subjects-dir); or give --output-dir")
+    g.add_argument(
+        "--output-dir",
+        type=Path,
+        help="the subject folder itself, as diffusers' --output_dir: its name is the subject's, its parent "
+        "the registry (instead of --subject and --subjects-dir)",
+    )
     g.add_argument("--instance-dir", required=True, type=Path, help="folder of photos of the subject")
     g.add_argument("--token", default="sks", help="rare identifier token (default: sks)")
     g.add_argument("--class-noun", default="person", help="the subject's class (default: person)")
@@ -36,7 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--controlnet", default=DEFAULT_CONTROLNET, help="OpenPose ControlNet: hub id, folder or 'tiny'"
     )
+    g.add_argument(
+        "--base-config", help="diffusers config (hub id or folder) to build a single-file --base with"
+    )
     g.add_argument("--template", default="default", help="prompt template in prompts/ (default: default)")
+    g.add_argument(
+        "--instance-prompt",
+        help="literal instance prompt ({token}, {class} filled in); overrides the template",
+    )
+    g.add_argument(
+        "--class-prompt", help="literal class prompt for prior preservation; overrides the template"
+    )
     g.add_argument(
         "--subjects-dir", type=Path, help="registry root (default: $TOOLKIT_SUBJECTS_DIR or ./subjects)"
     )
@@ -111,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--validation-inference-steps", type=positive_int, default=20)
     g.add_argument(
+        "--validation-prompt", help="prompt of the validation grids (default: the instance prompt)"
+    )
+    g.add_argument(
         "--report-to", choices=REPORT_TO, default="auto", help="auto: TensorBoard if installed, else CSV"
     )
     g.add_argument("--export-kohya", action="store_true", help="also write the kohya/A1111 key format")
@@ -118,9 +139,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# diffusers' train_dreambooth_lora.py names that differ here by more than "_" for "-".
+DIFFUSERS_FLAGS = {
+    "--pretrained-model-name-or-path": "--base",
+    "--instance-data-dir": "--instance-dir",
+    "--class-data-dir": "--class-dir",
+}
+
+
+def diffusers_spellings(argv: Sequence[str]) -> list[str]:
+    """``argv`` with diffusers' spellings of flags (``--max_train_steps``, ``--instance_data_dir`` ...)
+    rewritten to this script's (``--max-train-steps``, ``--instance-dir`` ...); values are untouched."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--"):
+            flag, equals, value = arg.partition("=")
+            flag = flag.replace("_", "-")
+            arg = DIFFUSERS_FLAGS.get(flag, flag) + equals + value
+        out.append(arg)
+    return out
+
+
 def config_from_args(args: argparse.Namespace) -> DreamBoothConfig:
     """The :class:`DreamBoothConfig` of parsed flags."""
     values = vars(args).copy()
+    output = values.pop("output_dir")
+    if output is not None:
+        if values["subject"] not in (None, output.name) or values["subjects_dir"] is not None:
+            raise ValueError(
+                "--output-dir names the subject folder: drop --subject and --subjects-dir with it"
+            )
+        values["subject"], values["subjects_dir"] = output.name, output.parent
+    if values["subject"] is None:
+        raise ValueError("name the subject: --subject NAME, or --output-dir FOLDER")
     values["pose_conditioning"] = _ON_OFF[values["pose_conditioning"]]
     if values["validation_motions"] is None:
         del values["validation_motions"]
@@ -132,10 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     one-line error for bad input."""
     from .loop import train
 
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(diffusers_spellings(given))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        result = train(config_from_args(args), command=["training/dreambooth.py", *(argv or sys.argv[1:])])
+        result = train(config_from_args(args), command=["training/dreambooth.py", *given])
     except (ToolkitError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -40,6 +40,10 @@ class DreamBoothConfig:
         base: Base model spec (hub id, folder, single file or ``"tiny"``). Default SD 1.5.
         controlnet: OpenPose ControlNet spec. Default ``lllyasviel/control_v11p_sd15_openpose``.
         template: Prompt template in ``prompts/`` for the instance and class prompts. Default ``"default"``.
+        instance_prompt / class_prompt: Literal prompts (``{token}`` and ``{class}`` are filled in) that
+            override the template's, as diffusers' flags of the same names. Default None.
+        validation_prompt: Prompt of the validation grids; default the instance prompt.
+        base_config: Diffusers config (hub id or folder) to build a single-file ``base`` with.
         subjects_dir: Registry root; default ``$TOOLKIT_SUBJECTS_DIR`` or ``./subjects``.
         init_lora: A concept LoRA (file or ``save_lora_weights`` folder) fused into the base before the
             subject trains on it, e.g. a walk-cycle style; ``generate`` stacks it under the subject's.
@@ -85,6 +89,10 @@ class DreamBoothConfig:
     base: str = DEFAULT_BASE
     controlnet: str = DEFAULT_CONTROLNET
     template: str = "default"
+    instance_prompt: str | None = None
+    class_prompt: str | None = None
+    validation_prompt: str | None = None
+    base_config: str | None = None
     subjects_dir: Path | None = None
     init_lora: Path | None = None
     init_lora_scale: float = 1.0

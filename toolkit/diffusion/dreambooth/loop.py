@@ -11,7 +11,8 @@
    subject's appearance rather than the photos' poses. Class images train without residuals: they were
    drawn without a ControlNet. Loss: MSE (Min-SNR weighted with ``snr_gamma``) plus the prior loss.
 6. Every N steps: checkpoint, validation grid; at the end: the subject folder (LoRA, ``subject.toml``,
-   validation grid, a copy of the photos for ``generate --reference subject``, manifest).
+   validation grid, a copy of the photos for ``generate --reference subject``, a ``README.md`` model card
+   as diffusers writes, manifest).
 
 Every random draw of a step comes from a generator seeded by ``(seed, step, process)``, and the LoRA
 dropout draws from the global generator, which checkpoints restore, so a resumed run repeats an
@@ -39,6 +40,7 @@ from ...pose.proportions import BodyProportions
 from ..loading import lora_file
 from ..prompts import fill, load_template
 from ..subjects import LORA_FILE, Subject, SubjectRegistry
+from .card import write_model_card
 from .checkpoint import CHECKPOINTS_DIR, load_checkpoint, read_state, resolve_resume, save_checkpoint
 from .config import DreamBoothConfig
 from .data import BatchPlan, ExampleSet, class_photos, read_photos
@@ -90,10 +92,14 @@ class TrainResult:
 
 
 def _prompts(config: DreamBoothConfig) -> tuple[str, str]:
-    """``(instance prompt, class prompt)`` of ``config.template`` filled with the token and class noun."""
+    """``(instance prompt, class prompt)``: the literal ones of ``config``, else ``config.template``'s,
+    filled with the token and class noun."""
     template = load_template(config.template)
-    instance = fill(template.prompt, config.token, config.class_noun)
-    return instance, fill(template.class_prompt or DEFAULT_CLASS_PROMPT, config.token, config.class_noun)
+    instance = config.instance_prompt or template.prompt
+    class_prompt = config.class_prompt or template.class_prompt or DEFAULT_CLASS_PROMPT
+    return fill(instance, config.token, config.class_noun), fill(
+        class_prompt, config.token, config.class_noun
+    )
 
 
 def _run_seed(config: DreamBoothConfig, resume: Path | None) -> int:
@@ -239,6 +245,7 @@ def _record_subject(
         base=config.base,
         controlnets=(config.controlnet,),
         template=config.template,
+        prompt=config.instance_prompt,
         proportions=result.proportions,
         samples=(SAMPLE_FILE,),
         photos=result.photos,
@@ -353,8 +360,13 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         for model in trainer.trained:
             model.eval()
         unet, text_encoder = trainer.unwrapped()
+        prompt = (
+            fill(config.validation_prompt, config.token, config.class_noun)
+            if config.validation_prompt
+            else prompts[0]
+        )
         image = _validation_grid(
-            config, models, unet, text_encoder, prompts[0], controls, seed, accelerator.device
+            config, models, unet, text_encoder, prompt, controls, seed, accelerator.device
         )
         for model in trainer.trained:
             model.train()
@@ -404,6 +416,7 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         if config.export_kohya:
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
         write_image(folder / SAMPLE_FILE, validate(step))
+        write_model_card(folder, config, prompts, step, SAMPLE_FILE)
         result.photos = _keep_photos(config.instance_dir, folder)
         if config.init_lora is not None:
             _keep_concept(config.init_lora, folder)

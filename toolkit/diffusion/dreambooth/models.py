@@ -54,7 +54,7 @@ def load_models(config: DreamBoothConfig, accelerator: Accelerator) -> Models:
     class images, training and validation all use the concept's base."""
     from diffusers import DDPMScheduler
 
-    pipe = load_pipeline(config.base, [config.controlnet])
+    pipe = load_pipeline(config.base, [config.controlnet], base_config=config.base_config)
     if config.init_lora is not None:
         load_loras(pipe, [LoraWeights(config.init_lora, config.init_lora_scale, CONCEPT)])
     weight_dtype = WEIGHT_DTYPES[accelerator.mixed_precision]
