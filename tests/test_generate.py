@@ -434,3 +434,27 @@ def test_lora_spec_reads_an_optional_scale_after_the_last_colon():
     assert lora_spec("neg.safetensors:-0.5") == ("neg.safetensors", -0.5)
     with pytest.raises(argparse.ArgumentTypeError, match="finite"):
         lora_spec("x.safetensors:nan")
+
+
+def test_frames_carry_a1111_parameters(first):
+    with Image.open(first / "frames" / "0002.png") as image:
+        text = image.info["parameters"]
+    prompt, negative, fields = text.split("\n")
+    assert prompt == "a photo of sks person" and negative == "Negative prompt: blurry"
+    assert fields.startswith("Steps: 2, Sampler: UniPC, CFG scale: 7.5, Seed: 0, Size: 64x64, Model: tiny")
+    assert 'ControlNet 0: "Module: openpose, Model: tiny, Weight: 1"' in fields
+
+
+def test_parameters_name_hashes_as_a1111_does():
+    from toolkit.diffusion.parameters import Parameters
+
+    text = Parameters(
+        prompt="p", negative="", steps=20, sampler="DPM++ 2M Karras", guidance=5.0, seed=7, size=(512, 768),
+        model="models/v1-5-pruned.safetensors", model_hash="6ce0161689b3853acaa03779ec93eafe75a02f4c",
+        loras=[("subject", "0123456789abcdef"), ("hub", None)], controlnets=["a/b", "c"],
+        controlnet_scale=[0.5, 1.0],
+    ).text()  # fmt: skip
+    assert text.splitlines()[0] == "p" and len(text.splitlines()) == 2
+    assert "Size: 512x768, Model hash: 6ce0161689, Model: v1-5-pruned" in text
+    assert 'Lora hashes: "subject: 0123456789ab"' in text
+    assert 'ControlNet 1: "Module: openpose, Model: c, Weight: 1"' in text and "Model: b, Weight: 0.5" in text

@@ -97,3 +97,15 @@ def test_sheet_indices_spread_evenly_from_the_first_frame():
     assert sheet_indices(48, 8) == [0, 6, 12, 18, 24, 30, 36, 42]
     assert sheet_indices(10, 4) == [0, 2, 5, 7]
     assert sheet_indices(3, 8) == [0, 1, 2]
+
+
+def test_png_text_chunks_are_written_and_other_formats_refuse_them(tmp_path):
+    from PIL import Image
+
+    image = np.zeros((4, 4, 3), np.uint8)
+    write_image(tmp_path / "a.png", image, text={"parameters": "a photo, ünïcode\nSteps: 2"})
+    with Image.open(tmp_path / "a.png") as png:
+        assert png.info["parameters"] == "a photo, ünïcode\nSteps: 2"
+    with pytest.raises(MediaError, match="PNG files only"):
+        write_image(tmp_path / "a.jpg", image, text={"parameters": "x"})
+    assert not (tmp_path / "a.jpg").exists()

@@ -5,13 +5,14 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays throughout. Every write is atomi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from ..atomic import atomic_path
 from ..errors import ToolkitError
@@ -45,13 +46,14 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> np.ndarray:
         raise MediaError(f"{path}: not a readable image ({err})") from None
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
+def write_image(path: str | Path, image: np.ndarray, *, text: Mapping[str, str] | None = None) -> None:
     """Write an image atomically; the format follows the suffix.
 
     Args:
         path: Output file with one of ``IMAGE_SUFFIXES``.
         image: ``(H, W, 3)`` uint8 RGB, or ``(H, W)`` uint8 written as a single channel (label maps keep
             their values in PNG), or ``(H, W)`` bool written as 0/255.
+        text: PNG text chunks (``tEXt``/``iTXt``), e.g. A1111's ``"parameters"``; PNG only.
     """
     image = np.asarray(image)
     if image.dtype == bool:
@@ -65,8 +67,16 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         raise MediaError(
             f"{path}: cannot write {suffix or 'a file without suffix'} images; use {IMAGE_SUFFIXES}"
         )
+    options = {}
+    if text:
+        if suffix != ".png":
+            raise MediaError(f"{path}: text chunks are written into PNG files only")
+        info = PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+        options["pnginfo"] = info
     with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[suffix])
+        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[suffix], **options)
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -35,6 +35,7 @@ from .consistency import DEFAULT_CONSISTENCY, consistency
 from .cross_frame import ReferenceBank, shared_attention
 from .img2img import InitFrames, img2img_pipeline, noised_init_latents
 from .noise import FrameNoise
+from .parameters import PARAMETERS_KEY
 from .reference import EncodedReferences, reference_pass
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ def generate_frames(
     *,
     references: EncodedReferences | None = None,
     init: InitFrames | None = None,
+    parameters: str | None = None,
     progress: bool = True,
 ) -> FrameStats:
     """Generate every frame of ``controls`` that is not yet in ``frames_dir``.
@@ -209,6 +211,7 @@ def generate_frames(
             :func:`~.reference.encode_references`); ``None`` for none.
         init: Source frames to re-render (image-to-image, see :mod:`~.img2img`), one per pose frame;
             ``None`` for text-to-image.
+        parameters: Text every frame carries in its PNG ``"parameters"`` chunk (see :mod:`~.parameters`).
         progress: Show a progress bar on stderr. Default True.
 
     Returns:
@@ -239,6 +242,7 @@ def generate_frames(
     scale = _conditioning_scale(pipe, settings.controlnet_scale)
     negative = embeddings.negative
     img2img = None if init is None else img2img_pipeline(pipe)
+    text = None if parameters is None else {PARAMETERS_KEY: parameters}
     started = time.perf_counter()
     with (
         _shared_attention(pipe, stats.call_size, mechanism.cross_frame, references, settings.seed),
@@ -273,7 +277,7 @@ def generate_frames(
                 ).images
             frames = _to_uint8(images)
             for slot in call.writes:
-                write_image(frame_path(frames_dir, call.slots[slot]), frames[slot])
+                write_image(frame_path(frames_dir, call.slots[slot]), frames[slot], text=text)
                 stats.generated.append(call.slots[slot])
             stats.calls += 1
             bar.update(len(call.writes))

@@ -38,6 +38,7 @@ from .loading import (
     resolve_source,
 )
 from .outputs import FRAMES_DIR, prepare_out, read_frames, write_controls, write_videos
+from .parameters import Parameters
 from .prompts import Prompts, resolve_prompts
 from .reference import DEFAULT_FIDELITY, References, encode_references
 from .schedulers import DEFAULT_SCHEDULER, scheduler_spec, set_scheduler
@@ -306,6 +307,26 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     )
 
 
+def _parameters(plan: GenerationPlan, models: dict[str, Any]) -> Parameters:
+    """The run's A1111-style parameters; ``models`` is what :func:`_load` loaded."""
+    base = Path(plan.base).expanduser()
+    settings = plan.settings
+    return Parameters(
+        prompt=plan.prompts.prompt,
+        negative=plan.prompts.negative,
+        steps=settings.steps,
+        sampler=scheduler_spec(plan.scheduler).a1111_name,
+        guidance=settings.guidance,
+        seed=settings.seed,
+        size=(plan.controls.shape[2], plan.controls.shape[1]),
+        model=plan.base,
+        model_hash=file_sha256(base) if base.is_file() else None,  # a single-file checkpoint
+        loras=[(lora["name"], lora["sha256"]) for lora in models.get("loras", [])],
+        controlnets=plan.controlnets,
+        controlnet_scale=settings.controlnet_scale,
+    )
+
+
 def _load(
     plan: GenerationPlan, request: GenerateRequest
 ) -> tuple[StableDiffusionControlNetPipeline, dict[str, Any], dict[str, Any]]:
@@ -391,6 +412,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
             frames_dir,
             references=references,
             init=plan.init,
+            parameters=_parameters(plan, models).text(),
             progress=request.progress,
         )
         timings["generate"] = stats.seconds

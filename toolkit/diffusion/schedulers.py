@@ -19,6 +19,7 @@ class SchedulerSpec:
         steps: Default number of denoising steps with this sampler.
         guidance: Default classifier-free guidance scale with this sampler.
         description: One line for ``--help``.
+        a1111_name: The sampler's name in A1111's "parameters" text (what its PNG info shows).
         options: Extra config overrides passed to ``from_config``.
     """
 
@@ -26,23 +27,33 @@ class SchedulerSpec:
     steps: int
     guidance: float
     description: str
+    a1111_name: str
     options: dict[str, Any] = field(default_factory=dict)
 
 
 SCHEDULERS: dict[str, SchedulerSpec] = {
     "unipc": SchedulerSpec(
-        "UniPCMultistepScheduler", 20, 7.5, "UniPC multistep, diffusers' ControlNet default (20 steps)"
+        "UniPCMultistepScheduler",
+        20,
+        7.5,
+        "UniPC multistep, diffusers' ControlNet default (20 steps)",
+        "UniPC",
     ),
-    "ddim": SchedulerSpec("DDIMScheduler", 30, 7.5, "DDIM, deterministic (eta 0), 30 steps"),
+    "ddim": SchedulerSpec("DDIMScheduler", 30, 7.5, "DDIM, deterministic (eta 0), 30 steps", "DDIM"),
     "dpm": SchedulerSpec(
         "DPMSolverMultistepScheduler",
         20,
         7.5,
         "DPM-Solver++ (2M) with Karras sigmas, 20 steps",
+        "DPM++ 2M Karras",
         {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
     ),
     "lcm": SchedulerSpec(
-        "LCMScheduler", 4, 1.0, "Latent Consistency sampler: 4 steps, guidance 1; use with --lcm-lora"
+        "LCMScheduler",
+        4,
+        1.0,
+        "Latent Consistency sampler: 4 steps, guidance 1; use with --lcm-lora",
+        "LCM",
     ),
 }
 DEFAULT_SCHEDULER = "unipc"
