@@ -214,7 +214,7 @@ def test_openpose_canvas_from_file_and_arguments(tmp_path):
 
     bare = _write(tmp_path / "bare.json", _frame(_box_person(1, 1, 30, 1.0)))
     assert read_openpose(bare, width=64, height=48).canvas == (64, 48)
-    with pytest.raises(PoseFormatError, match="pass width and height"):
+    with pytest.raises(PoseFormatError, match="states no canvas size; give it: --canvas WxH"):
         read_openpose(bare)
 
     other = _frame(_box_person(1, 1, 30, 1.0), canvas_width=512, canvas_height=512)
@@ -325,7 +325,7 @@ def test_coco_results_style_and_canvas(tmp_path):
     path = _write(tmp_path / "results.json", results)
     ids, poses = read_coco_keypoints(path, width=320, height=240)
     assert ids == [5, 2] and poses.keypoints[:, 0, 0].tolist() == [100, 50]
-    with pytest.raises(PoseFormatError, match="pass width and height"):
+    with pytest.raises(PoseFormatError, match="states no canvas size; give it: --canvas WxH"):
         read_coco_keypoints(path)
 
     images = [{"id": 1, "width": 640, "height": 480}, {"id": 2, "width": 320, "height": 240}]
@@ -368,7 +368,7 @@ def test_patn_off_canvas_joints_and_missing_canvas(tmp_path):
     names, back = read_patn_csv(tmp_path / "a.csv", width=64, height=128)
     assert names == ["000000.jpg"]
     assert back.visible[0].tolist() == [False, False] + [True] * 16
-    with pytest.raises(ValueError, match="Market-1501"):
+    with pytest.raises(ValueError, match="--canvas market \\(64x128\\)"):
         read_patn_csv(tmp_path / "a.csv")
 
 

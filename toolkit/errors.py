@@ -43,3 +43,7 @@ class PoseFormatError(ToolkitError, ValueError):
     def at(self, path: str | Path) -> PoseFormatError:
         """The same error, attributed to ``path`` (used by readers that validate after parsing)."""
         return PoseFormatError(self.reason, path=path, frame=self.frame, field=self.field)
+
+
+class MissingCanvasError(PoseFormatError):
+    """A pose file that states no canvas size was read without one (OpenPose, COCO results, PATN)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._args import canvas_size, comma_list, positive_float, positive_int
+from ._args import add_canvas_arguments, canvas_of, canvas_size, comma_list, positive_float, positive_int
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -48,6 +48,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         description="Render mannequin subject SEED in every pose of a pose file, as a video (.mp4/.gif).",
     )
     render.add_argument("poses", type=Path, help="pose file or folder")
+    add_canvas_arguments(render)
     render.add_argument("-o", "--out", type=Path, required=True, help="output video, .mp4 or .gif")
     render.add_argument("--subject", type=int, default=0, help="subject seed (default 0)")
     render.add_argument(
@@ -86,7 +87,7 @@ def _render(args: argparse.Namespace) -> None:
     from ..pose.io import load_poses
 
     check_video_path(args.out)
-    poses = load_poses(args.poses)
+    poses = load_poses(args.poses, canvas=canvas_of(args))
     spec = MannequinSpec.sample(args.subject)
     frames = [
         frame.image

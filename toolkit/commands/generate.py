@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._args import canvas_size, positive_float, positive_int
+from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
 
 
 def _non_negative_int(text: str) -> int:
@@ -70,6 +70,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     what.add_argument(
         "--poses", type=Path, required=True, help="pose file or folder (toolkit JSON, OpenPose, COCO, PATN)"
     )
+    add_canvas_arguments(what)
     what.add_argument(
         "--subject", default=None, help="subject name in the registry; none renders the base model"
     )
@@ -286,6 +287,7 @@ def _generate(args: argparse.Namespace) -> None:
     out = args.out or Path("outputs") / f"{args.subject or 'base'}_{args.poses.stem}"
     request = GenerateRequest(
         poses=args.poses,
+        canvas=canvas_of(args),
         out=out,
         subject=args.subject,
         subjects_dir=args.subjects_dir,

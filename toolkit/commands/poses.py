@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..pose.sequence import PoseSequence
-from ._args import canvas_size, positive_float, positive_int
+from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
 from .extract import add_extract_parser
 
 POSE_INPUT_HELP = (
@@ -59,6 +59,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         "a video (.mp4 or .gif) and a contact sheet PNG beside it.",
     )
     render.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    add_canvas_arguments(render)
     render.add_argument("-o", "--out", type=Path, required=True, help="output video, .mp4 or .gif")
     render.add_argument(
         "--size", type=canvas_size, default=None, help="fit to this canvas, aspect kept (default: the file's)"
@@ -83,6 +84,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         description="Summarise a pose file: frames, fps, canvas, layout and how often each joint is present.",
     )
     info.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    add_canvas_arguments(info)
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(run=_info)
 
@@ -95,6 +97,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         description="Read any pose format, write another.",
     )
     convert.add_argument("poses", type=Path, help=POSE_INPUT_HELP)
+    add_canvas_arguments(convert)
     convert.add_argument("-o", "--out", type=Path, required=True, help="output file, or folder for OpenPose")
     convert.add_argument(
         "--format",
@@ -146,7 +149,7 @@ def _render(args: argparse.Namespace) -> None:
     from ..pose.io import load_poses
 
     check_video_path(args.out)
-    poses = load_poses(args.poses)
+    poses = load_poses(args.poses, canvas=canvas_of(args))
     if args.size is not None:
         poses = poses.fit_to_canvas(*args.size)
     frames = skeleton_frames(poses, thick=args.thick)
@@ -156,6 +159,17 @@ def _render(args: argparse.Namespace) -> None:
     picks = sheet_indices(len(frames), args.sheet_frames)
     write_image(sheet, contact_sheet([frames[i] for i in picks], labels=[f"frame {i}" for i in picks]))
     print(f"wrote {args.out} ({len(frames)} frames at {fps:g} fps) and {sheet}")
+
+
+UNKNOWN_CANVAS = (1 << 20, 1 << 20)  # placeholder for files that state none: larger than any footage
+
+
+def keypoint_extent(poses: PoseSequence) -> dict[str, float] | None:
+    """The largest x and y of any present keypoint (rounded up to whole pixels), or None if none is."""
+    xy = poses.keypoints[..., :2][poses.visible]
+    if not len(xy):
+        return None
+    return {"x": float(np.ceil(xy[:, 0].max())), "y": float(np.ceil(xy[:, 1].max()))}
 
 
 def pose_summary(poses: PoseSequence) -> dict[str, object]:
@@ -172,18 +186,37 @@ def pose_summary(poses: PoseSequence) -> dict[str, object]:
     }
 
 
-def _info(args: argparse.Namespace) -> None:
+def _read_for_info(path: Path, canvas: tuple[int, int] | None) -> tuple[PoseSequence, bool]:
+    """The poses and whether their canvas is known. A file that states none, read without ``--canvas``,
+    is read on a placeholder canvas so that it can still be summarised."""
+    from ..errors import MissingCanvasError
     from ..pose.io import load_poses
 
-    summary = pose_summary(load_poses(args.poses))
+    try:
+        return load_poses(path, canvas=canvas), True
+    except MissingCanvasError:
+        return load_poses(path, fallback_canvas=UNKNOWN_CANVAS), False
+
+
+def _info(args: argparse.Namespace) -> None:
+    poses, known = _read_for_info(args.poses, canvas_of(args))
+    summary = pose_summary(poses)
+    if not known:
+        summary["canvas"] = None
+        summary["extent"] = keypoint_extent(poses)
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    canvas = summary["canvas"]
     depth = "with depth" if summary["depth"] else "no depth"
+    if known:
+        where = f"on {poses.width}x{poses.height}"
+    else:
+        extent = summary["extent"]
+        span = f"keypoints within x <= {extent['x']}, y <= {extent['y']}" if extent else "no keypoints"
+        where = f"on an unknown canvas ({span}; give --canvas for other commands)"
     print(
         f"{args.poses}: {summary['frames']} frames at {summary['fps']:g} fps ({summary['seconds']} s), "
-        f"{summary['layout']} on {canvas['width']}x{canvas['height']}, {depth}"
+        f"{summary['layout']} {where}, {depth}"
     )
     print(f"{'joint':<16}present")
     for name, rate in summary["present"].items():
@@ -193,6 +226,6 @@ def _info(args: argparse.Namespace) -> None:
 def _convert(args: argparse.Namespace) -> None:
     from ..pose.io import load_poses, save_poses
 
-    poses = load_poses(args.poses)
+    poses = load_poses(args.poses, canvas=canvas_of(args))
     save_poses(args.out, poses, format=args.format)
     print(f"wrote {args.out}: {len(poses)} frames")

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import positive_float, positive_int
+from ._args import add_canvas_arguments, canvas_of, positive_float, positive_int
 
 TRAINING_RECORD = "training.json"
 
@@ -52,6 +52,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--poses", type=Path, required=True, help="target pose file (any format toolkit reads)"
     )
+    add_canvas_arguments(parser)
     parser.add_argument("--source", type=Path, help="source image or folder of images (with --source-poses)")
     parser.add_argument("--source-poses", type=Path, help="pose file of the --source images, one pose each")
     parser.add_argument(
@@ -83,6 +84,7 @@ def _transfer(args: argparse.Namespace) -> None:
         settings=dict(parse_setting(text) for text in args.settings),
         fps=args.fps,
         sheet_frames=args.sheet_frames,
+        canvas=canvas_of(args),
     )
     print(
         f"wrote {result['frames']} frames ({result['written']} new, {result['skipped']} kept), "
@@ -102,9 +104,11 @@ def transfer_to_folder(
     fps: float | None = None,
     sheet_frames: int = 8,
     command: Sequence[str] | None = None,
+    canvas: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Render the method saved in ``checkpoint`` in the poses of ``poses_path`` into ``out`` (see the
-    module docstring); returns the manifest's ``outputs``.
+    module docstring); returns the manifest's ``outputs``. ``canvas`` is the target poses' canvas when
+    their file states none; source poses that state none are on their images' canvas.
 
     Raises:
         ToolkitError / ValueError: an unusable checkpoint, pose file or source, unknown settings, or an
@@ -138,7 +142,7 @@ def transfer_to_folder(
     model = method_cls.load(folder)
     if settings:
         _override(model, settings)
-    targets = load_poses(poses_path).to_layout("body_18")
+    targets = load_poses(poses_path, canvas=canvas).to_layout("body_18")
     if not len(targets):
         raise ToolkitError(f"{poses_path}: no poses to render")
     source_images, source_pose_seq, source_note = _source(method_cls, source, source_poses, training, targets)
@@ -279,7 +283,9 @@ def _source(
         if source_poses is None:
             raise ToolkitError("--source needs --source-poses: the pose of each source image")
         images = np.stack(list(iter_media(source)))
-        poses = load_poses(source_poses).to_layout("body_18")
+        poses = load_poses(source_poses, fallback_canvas=(images.shape[2], images.shape[1])).to_layout(
+            "body_18"
+        )
         if len(poses) != len(images) or poses.canvas != (images.shape[2], images.shape[1]):
             raise ToolkitError(
                 f"{source_poses}: {len(poses)} poses on a {poses.width}x{poses.height} canvas for "

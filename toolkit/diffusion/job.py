@@ -58,6 +58,8 @@ class GenerateRequest:
 
     Args:
         poses: Pose file or folder (any format ``load_poses`` reads).
+        canvas: ``(width, height)`` the poses were measured on, for a file that states none (raw
+            OpenPose); the output size is ``size``, not this.
         out: Output folder.
         subject: Subject name in the registry, or ``None`` to render the base model's "a person".
         subjects_dir: Registry root; default ``$TOOLKIT_SUBJECTS_DIR`` or ``./subjects``.
@@ -95,6 +97,7 @@ class GenerateRequest:
 
     poses: Path
     out: Path
+    canvas: tuple[int, int] | None = None
     subject: str | None = None
     subjects_dir: Path | None = None
     prompt: str | None = None
@@ -260,7 +263,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     base, controlnets = _models(request, subject)
     resolve_source(base, "base model", "--base")
     width, height = request.size or native_size(base)
-    poses = prepare_poses(load_poses(request.poses), width, height, proportions)
+    poses = prepare_poses(load_poses(request.poses, canvas=request.canvas), width, height, proportions)
     prompts = resolve_prompts(
         subject=subject, template=request.template, prompt=request.prompt, negative=request.negative_prompt
     )

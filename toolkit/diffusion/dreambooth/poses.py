@@ -44,11 +44,14 @@ def detect_instance_poses(images: Sequence[np.ndarray], detector: str) -> list[P
 def read_instance_poses(path: Path, images: Sequence[np.ndarray]) -> list[PoseSequence | None]:
     """One pose per photo from a pose file (any format ``load_poses`` reads), frame ``i`` for photo ``i``
     in natural file order. A canvas that differs from a photo's size is stretched onto it, so poses may
-    be given in normalised or resized coordinates. A frame with no joint seen gives ``None``."""
+    be given in normalised or resized coordinates; a file that states no canvas (raw OpenPose) is taken
+    to be on the photos' own, when they share one. A frame with no joint seen gives ``None``."""
     from ...pose.io import load_poses
     from ...pose.ops import resize_poses
 
-    poses = load_poses(path).to_layout("body_18")
+    sizes = {(image.shape[1], image.shape[0]) for image in images}
+    fallback = sizes.pop() if len(sizes) == 1 else None  # a file that states no canvas is on the photos'
+    poses = load_poses(path, fallback_canvas=fallback).to_layout("body_18")
     if len(poses) != len(images):
         raise ToolkitError(
             f"{path}: {len(poses)} poses for {len(images)} instance photos; give one frame per photo, "

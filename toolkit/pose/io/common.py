@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import PoseFormatError
+from ...errors import MissingCanvasError, PoseFormatError
 from ..sequence import PoseSequence
 from ..skeleton import BODY_18, convert_keypoints, get_skeleton
 
@@ -310,7 +310,12 @@ def resolve_canvas(
             )
         return first
     if given is None:
-        raise whole.error("the file states no canvas size; pass width and height in pixels", field)
+        raise MissingCanvasError(
+            "the file states no canvas size; give it: --canvas WxH, or --canvas-from the image or video the "
+            "poses came from (width=, height= in Python)",
+            path=whole.path,
+            field=field,
+        )
     return given
 
 

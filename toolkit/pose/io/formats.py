@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import PoseFormatError
+from ...errors import MissingCanvasError, PoseFormatError
 from ..sequence import PoseSequence
 from .coco import read_coco_keypoints
 from .openpose import read_openpose, write_openpose
@@ -118,13 +118,25 @@ def detect_format(path: str | Path) -> PoseFormat:
     )
 
 
-def load_poses(path: str | Path, *, format: str | None = None, **options: Any) -> PoseSequence:
+def load_poses(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    canvas: tuple[int, int] | None = None,
+    fallback_canvas: tuple[int, int] | None = None,
+    **options: Any,
+) -> PoseSequence:
     """Read poses from any supported file or folder.
 
     Args:
         path: A file or folder.
         format: A name in ``FORMATS`` (``"toolkit"``, ``"openpose"``, ``"coco"``, ``"patn"``), or None
             (default) to recognise the format from the file (see :func:`detect_format`).
+        canvas: ``(width, height)`` of the footage the poses were measured on, for formats that state
+            none (OpenPose, COCO results, PATN). A file that states its canvas keeps it, and a different
+            ``canvas`` is a ``PoseFormatError``; without either, such a file raises ``MissingCanvasError``.
+        fallback_canvas: The canvas for a file that states none, where a file's own canvas may differ
+            (e.g. poses to be stretched onto photos of that size).
         **options: Passed to the format's reader, e.g. ``person``, ``threshold``, ``coords``, ``width``,
             ``height``, ``fps`` for OpenPose (see :func:`~toolkit.pose.io.read_openpose`). An option the
             reader does not take is a ``ValueError``.
@@ -140,7 +152,23 @@ def load_poses(path: str | Path, *, format: str | None = None, **options: Any) -
     if unknown:
         takes = f"its options are {', '.join(accepted)}" if accepted else "it takes no options"
         raise ValueError(f"{path}: the {pose_format.name} reader has no option {unknown[0]!r}; {takes}")
-    return pose_format.read(path, **options)
+    if canvas is not None and "width" in accepted:
+        options = {"width": canvas[0], "height": canvas[1], **options}
+    try:
+        poses = pose_format.read(path, **options)
+    except MissingCanvasError:
+        if fallback_canvas is None or canvas is not None:
+            raise
+        poses = pose_format.read(
+            path, **{**options, "width": fallback_canvas[0], "height": fallback_canvas[1]}
+        )
+    if canvas is not None and poses.canvas != tuple(canvas):
+        raise PoseFormatError(
+            f"the file states a {poses.width}x{poses.height} canvas but {canvas[0]}x{canvas[1]} was given; "
+            "drop --canvas or fix the file",
+            path=path,
+        )
+    return poses
 
 
 def save_poses(path: str | Path, poses: PoseSequence, *, format: str | None = None, **options: Any) -> Path:

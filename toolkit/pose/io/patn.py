@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...atomic import write_text_atomic
+from ...errors import MissingCanvasError
 from ..sequence import PoseSequence
 from ..skeleton import BODY_18
 from .common import Source, build_sequence, number_array, read_text, resolve_canvas
@@ -46,9 +47,10 @@ def read_patn_csv(
     path = Path(path)
     whole = Source(path)
     if width is None or height is None:
-        raise ValueError(
-            f"{path}: PATN annotations state no canvas; pass width and height "
-            "(Market-1501: width=64, height=128; DeepFashion: width=176, height=256)"
+        raise MissingCanvasError(
+            "PATN annotations state no canvas; give it: --canvas deepfashion (176x256), --canvas market "
+            "(64x128) or --canvas WxH (width=, height= in Python)",
+            path=path,
         )
     canvas = resolve_canvas([], width, height, whole, None)
     rows = [row for row in csv.reader(read_text(whole).splitlines(), delimiter=":") if row]
