@@ -11,6 +11,7 @@ from .coco import VISIBILITY_CONFIDENCE, read_coco_keypoints
 from .common import PERSON_SCORES, Person, choose_person
 from .formats import FORMATS, PoseFormat, detect_format, load_poses, save_poses
 from .openpose import COORDINATES, detect_coordinates, read_openpose, write_openpose
+from .openpose_editor import read_openpose_editor, write_openpose_editor
 from .patn import read_patn_csv, write_patn_csv
 from .sequence_json import FORMAT as SEQUENCE_FORMAT
 from .sequence_json import read_sequence_json, write_sequence_json
@@ -29,10 +30,12 @@ __all__ = [
     "load_poses",
     "read_coco_keypoints",
     "read_openpose",
+    "read_openpose_editor",
     "read_patn_csv",
     "read_sequence_json",
     "save_poses",
     "write_openpose",
+    "write_openpose_editor",
     "write_patn_csv",
     "write_sequence_json",
 ]

@@ -23,6 +23,17 @@ from .common import (
 ImageId = int | str
 
 _LAYOUTS = {51: "coco_17"}
+# COCO-WholeBody (DWPose's output): 17 body, 6 foot, 68 face and 42 hand points; the body comes first.
+WHOLEBODY_NUMBERS = 133 * 3
+
+
+def _body(keypoints: object) -> object:
+    """A COCO-WholeBody keypoint list cut to its 17 body points (feet, face and hands are dropped: BODY_18
+    has no place for them); any other value as it is."""
+    if isinstance(keypoints, list) and len(keypoints) == WHOLEBODY_NUMBERS:
+        return keypoints[: 17 * 3]
+    return keypoints
+
 
 VISIBILITY_CONFIDENCE: dict[float, float] = {0: 0.0, 1: 0.5, 2: 1.0}
 """Confidence given to COCO's visibility flags: 0 unlabelled (missing), 1 labelled but occluded, 2 visible.
@@ -40,7 +51,8 @@ def read_coco_keypoints(
 ) -> tuple[list[ImageId], PoseSequence]:
     """Read COCO person keypoints as one BODY_18 frame per image.
 
-    Two styles are read:
+    Two styles are read, with COCO-17 keypoints or COCO-WholeBody's 133 (DWPose's; its feet, face and hands
+    are dropped):
 
     - dataset: ``{"images": [{"id", "width", "height", ...}], "annotations": [{"image_id",
       "keypoints": [x, y, v] * 17, ...}]}``; one frame per entry of ``images``, in file order. ``v`` is a
@@ -110,7 +122,7 @@ def _dataset_style(
         if image_id not in frame_of:
             raise whole.error(f"image {image_id!r} is not in 'images'", f"{field}.image_id")
         t = frame_of[image_id]
-        keypoints = annotation.get("keypoints")
+        keypoints = _body(annotation.get("keypoints"))
         src = Source(path, t)
         people[t].append(
             person_keypoints(keypoints, src, f"{field}.keypoints", _LAYOUTS, VISIBILITY_CONFIDENCE)
@@ -131,7 +143,8 @@ def _results_style(data: list, path: Path) -> tuple[list[ImageId], list[np.ndarr
             people.append([])
         t = frame_of[image_id]
         src = Source(path, t)
-        people[t].append(person_keypoints(detection.get("keypoints"), src, f"{field}.keypoints", _LAYOUTS))
+        keypoints = _body(detection.get("keypoints"))
+        people[t].append(person_keypoints(keypoints, src, f"{field}.keypoints", _LAYOUTS))
     return list(frame_of), [stack_people(p) for p in people]
 
 

@@ -13,6 +13,7 @@ from ...errors import MissingCanvasError, PoseFormatError
 from ..sequence import PoseSequence
 from .coco import read_coco_keypoints
 from .openpose import read_openpose, write_openpose
+from .openpose_editor import read_openpose_editor, write_openpose_editor
 from .patn import HEADER as PATN_HEADER
 from .patn import read_patn_csv, write_patn_csv
 from .sequence_json import FORMAT as SEQUENCE_FORMAT
@@ -78,6 +79,13 @@ FORMATS: dict[str, PoseFormat] = {
             description="COCO keypoints JSON (dataset or results style)",
             sniff=lambda path, head: '"image_id"' in head or '"images"' in head,
             read=_poses_only(read_coco_keypoints),
+        ),
+        PoseFormat(
+            name="openpose-editor",
+            description="A1111 openpose-editor JSON ({width, height, keypoints: [[x, y] x 18]})",
+            sniff=lambda path, head: '"keypoints"' in head and '"width"' in head and '"frames"' not in head,
+            read=read_openpose_editor,
+            write=write_openpose_editor,
         ),
         PoseFormat(
             name="patn",
