@@ -458,3 +458,32 @@ def test_parameters_name_hashes_as_a1111_does():
     assert "Size: 512x768, Model hash: 6ce0161689, Model: v1-5-pruned" in text
     assert 'Lora hashes: "subject: 0123456789ab"' in text
     assert 'ControlNet 1: "Module: openpose, Model: c, Weight: 1"' in text and "Model: b, Weight: 0.5" in text
+
+
+def test_subjects_import_registers_a_kohya_lora_that_generate_renders(walk, subjects, tmp_path, capsys):
+    registry = ["--subjects-dir", str(subjects)]
+    kohya = str(subjects / "alice_kohya.safetensors")
+    argv = [
+        "subjects",
+        "import",
+        "bob",
+        "--lora",
+        kohya,
+        "--token",
+        "sks",
+        "--base",
+        "tiny",
+        "--controlnet",
+        "tiny",
+    ]
+    assert main([*argv, *registry]) == 0
+    assert "imported" in capsys.readouterr().out
+    bob = SubjectRegistry(subjects).get("bob")
+    assert (bob.token, bob.base, bob.controlnets) == ("sks", "tiny", ("tiny",))
+    assert main([*argv, *registry]) == 2 and "exists already" in capsys.readouterr().err
+    common = ["--subjects-dir", str(subjects), "--no-retarget", *PROMPT]
+    assert generate(walk, tmp_path / "bob", "--subject", "bob", *common, base=()) == 0
+    assert generate(walk, tmp_path / "alice", "--subject", "alice", *common, base=()) == 0
+    difference = np.abs(frames(tmp_path / "bob").astype(int) - frames(tmp_path / "alice").astype(int))
+    assert difference.max() <= 1  # the same LoRA in kohya's keys
+    SubjectRegistry(subjects).remove("bob")

@@ -1,4 +1,4 @@
-"""``toolkit subjects``: list, show and remove trained subjects in the registry."""
+"""``toolkit subjects``: list, show, import and remove subjects in the registry."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 
 def register(groups: argparse._SubParsersAction) -> None:
-    from ..diffusion.subjects import SUBJECTS_ENV
+    from ..diffusion.subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, SUBJECTS_ENV
 
-    parser = groups.add_parser("subjects", help="list, show and remove trained subjects")
+    parser = groups.add_parser("subjects", help="list, show, import and remove subjects")
     commands = parser.add_subparsers(dest="subjects_command", metavar="COMMAND", required=True)
     where = f"subject registry folder (default: ${SUBJECTS_ENV} or ./subjects)"
 
@@ -29,6 +29,26 @@ def register(groups: argparse._SubParsersAction) -> None:
     show.add_argument("--subjects-dir", type=Path, default=None, help=where)
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(run=_show)
+
+    imported = commands.add_parser(
+        "import",
+        help="register a LoRA trained elsewhere (diffusers, kohya or A1111) as a subject",
+        description="Copy a LoRA file into a new subject folder with its subject.toml, so that "
+        "`toolkit generate --subject NAME` renders it. The LoRA is checked to load on --base first.",
+    )
+    imported.add_argument("name", help="subject name (its folder in the registry)")
+    imported.add_argument("--lora", type=Path, required=True, help="the LoRA .safetensors file")
+    imported.add_argument("--token", required=True, help="the identifier the LoRA was trained on, e.g. sks")
+    imported.add_argument("--class-noun", default="person", help="the subject's class (default: person)")
+    imported.add_argument("--base", default=DEFAULT_BASE, help=f"its base model (default: {DEFAULT_BASE})")
+    imported.add_argument(
+        "--controlnet",
+        default=DEFAULT_CONTROLNET,
+        help=f"OpenPose ControlNet (default: {DEFAULT_CONTROLNET})",
+    )
+    imported.add_argument("--template", default="default", help="prompt template (default: default)")
+    imported.add_argument("--subjects-dir", type=Path, default=None, help=where)
+    imported.set_defaults(run=_import)
 
     remove = commands.add_parser(
         "remove",
@@ -65,6 +85,36 @@ def _show(args: argparse.Namespace) -> None:
     else:
         print(f"# {registry.folder(args.name)}")
         print(subject.to_toml(), end="")
+
+
+def _import(args: argparse.Namespace) -> None:
+    from ..atomic import write_bytes_atomic
+    from ..diffusion.loading import LoraWeights, load_loras, load_pipeline
+    from ..diffusion.subjects import LORA_FILE, Subject, SubjectError, SubjectRegistry
+    from ..errors import ToolkitError
+
+    registry = SubjectRegistry.at(args.subjects_dir)
+    folder = registry.folder(args.name)
+    if (folder / "subject.toml").exists():
+        raise SubjectError(f"subject {args.name!r} exists already in {registry.root}; remove it first")
+    if not args.lora.is_file():
+        raise ToolkitError(f"{args.lora}: no such LoRA file")
+    pipe = load_pipeline(args.base, [args.controlnet])
+    record = load_loras(pipe, [LoraWeights(args.lora, 1.0, "subject")])[0]  # it must load on its base
+    if not record["modules"]:
+        raise ToolkitError(f"{args.lora}: none of its modules match {args.base}; is it for another base?")
+    subject = Subject(
+        args.name,
+        token=args.token,
+        class_noun=args.class_noun,
+        base=args.base,
+        controlnets=(args.controlnet,),
+        template=args.template,
+        training={"imported_from": str(args.lora.resolve()), "sha256": record["sha256"]},
+    )
+    write_bytes_atomic(folder / LORA_FILE, args.lora.read_bytes())
+    registry.save(subject)
+    print(f"imported {args.lora} as subject {args.name!r} ({record['modules']} modules) into {folder}")
 
 
 def _remove(args: argparse.Namespace) -> None:
