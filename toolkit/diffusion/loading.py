@@ -165,6 +165,8 @@ def _loading(what: str, source: ModelSource, flag: str, forms: str = MODEL_FORMS
                 f"it is not in the local Hugging Face cache and could not be fetched from the hub "
                 f"({reason}); download it where the hub is reachable, or pass a local copy: {flag} PATH"
             )
+            if forms == MODEL_FORMS:  # a base or ControlNet: the packaged model runs with no hub at all
+                hint += f" (offline, the packaged model: --base {MINI} --controlnet {MINI})"
         elif source.kind == "file" and forms == MODEL_FORMS:
             hint = (
                 f"{reason}; a single-file checkpoint needs its diffusers config from the hub cache, so if "
