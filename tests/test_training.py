@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -235,3 +236,38 @@ def test_script_runs_under_accelerate_launch_offline(dataset: Path, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "final" / "config.json").is_file()
+
+
+def test_wandb_logging_needs_its_package_and_logs_through_it(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    from toolkit.nn.train_log import open_logger
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real_find_spec(name, *a)
+    )
+    with pytest.raises(ImportError, match="--report-to wandb needs the wandb package: pip install wandb"):
+        open_logger(tmp_path / "logs", "wandb", 0)
+
+    logged, runs = [], []
+    run = types.SimpleNamespace(
+        log=lambda values, step: logged.append((step, values)), finish=lambda: runs.append("done")
+    )
+    fake = types.SimpleNamespace(
+        init=lambda **kw: runs.append(kw) or run, Image=lambda image: ("image", image.shape)
+    )
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "wandb" else real_find_spec(name, *a),
+    )
+    log = open_logger(tmp_path / "run" / "logs", "wandb", 0)
+    log.write(3, 1.5, {"total": 0.25})
+    log.image("validation", np.zeros((4, 4, 3), np.uint8), 3)
+    log.close()
+    assert runs[0]["name"] == "run" and runs[0]["resume"] == "allow" and runs[-1] == "done"
+    assert logged == [(3, {"loss/total": 0.25, "seconds": 1.5}), (3, {"validation": ("image", (4, 4, 3))})]

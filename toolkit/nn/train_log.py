@@ -1,6 +1,6 @@
 """Training logs, shared by the baseline loop (:func:`toolkit.nn.trainer.train`) and the DreamBooth
-trainer: TensorBoard when installed, else a CSV file. Every logger has ``write(step, seconds, values)``,
-``image(tag, image, step)`` and ``close()``."""
+trainer: TensorBoard when installed, else a CSV file, or Weights & Biases on request. Every logger has
+``write(step, seconds, values)``, ``image(tag, image, step)`` and ``close()``."""
 
 from __future__ import annotations
 
@@ -69,16 +69,53 @@ class TensorBoardLog:
         self.writer.close()
 
 
-LOGGERS: dict[str, Callable[[Path, int], Any]] = {"tensorboard": TensorBoardLog, "csv": CsvLog}
+class WandbLog:
+    """A Weights & Biases run in project ``pose-transfer-toolkit``, named after the run's folder, with an
+    id derived from the folder's path, so a resumed run continues the same W&B run."""
+
+    def __init__(self, folder: Path, start: int) -> None:
+        import hashlib
+
+        import wandb
+
+        folder.mkdir(parents=True, exist_ok=True)
+        run_id = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        self.wandb = wandb
+        self.run = wandb.init(
+            project="pose-transfer-toolkit",
+            name=folder.parent.name,
+            id=run_id,
+            dir=str(folder),
+            resume="allow",
+        )
+
+    def write(self, step: int, seconds: float, losses: Mapping[str, float]) -> None:
+        self.run.log(
+            {f"loss/{key}": value for key, value in losses.items()} | {"seconds": seconds}, step=step
+        )
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        self.run.log({tag: self.wandb.Image(image)}, step=step)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+LOGGERS: dict[str, Callable[[Path, int], Any]] = {
+    "tensorboard": TensorBoardLog,
+    "csv": CsvLog,
+    "wandb": WandbLog,
+}
+PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> the package it needs
 
 
 def open_logger(folder: Path, name: str, start: int) -> Any:
     """The logger ``name`` (a key of ``LOGGERS``, or ``"auto"``: TensorBoard when it is installed, else CSV)
-    writing into ``folder``, continuing after step ``start``; asking for TensorBoard without the package
-    raises ``ImportError`` with the install command."""
-    installed = importlib.util.find_spec("tensorboard") is not None
+    writing into ``folder``, continuing after step ``start``; asking for TensorBoard or W&B without its
+    package raises ``ImportError`` with the install command."""
     if name == "auto":
-        name = "tensorboard" if installed else "csv"
-    if name == "tensorboard" and not installed:
-        raise ImportError("TensorBoard logging needs the tensorboard package: pip install tensorboard")
+        name = "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "csv"
+    package = PACKAGES.get(name)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise ImportError(f"--report-to {name} needs the {package} package: pip install {package}")
     return LOGGERS[name](folder, start)

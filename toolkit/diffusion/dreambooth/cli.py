@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-prompt", help="prompt of the validation grids (default: the instance prompt)"
     )
     g.add_argument(
-        "--report-to", choices=REPORT_TO, default="auto", help="auto: TensorBoard if installed, else CSV"
+        "--report-to",
+        choices=REPORT_TO,
+        default="auto",
+        help="auto: TensorBoard if installed, else CSV; wandb: Weights & Biases (needs the wandb package)",
     )
     g.add_argument("--export-kohya", action="store_true", help="also write the kohya/A1111 key format")
     g.add_argument("--no-progress", dest="progress", action="store_false")

@@ -24,7 +24,7 @@ LR_SCHEDULERS = (
     "cosine_with_restarts",
     "polynomial",
 )
-REPORT_TO = ("auto", "tensorboard", "csv")
+REPORT_TO = ("auto", "tensorboard", "csv", "wandb")
 VALIDATION_MOTIONS = ("walk", "wave", "squat", "jumping_jack")
 
 
