@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader never sees a half-written file, and a crash leaves the old file intact."""
+"""Atomic file writes: a reader never sees a half-written file, and a crash leaves the old file intact.
+
+A temporary file is hidden (its name starts with ``.``) and says ``.tmp``, so that every reader, which
+skips hidden files (:func:`is_hidden`), ignores one a killed writer left, and the writer's next run removes
+it (:func:`sweep_temporaries`).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_hidden(path: Path) -> bool:
+    """Whether ``path`` is a hidden file readers skip: a temporary of :func:`atomic_path`, a macOS ``._``
+    resource fork, ``.DS_Store`` ... (any name starting with ``.``)."""
+    return path.name.startswith(".")
+
+
+def sweep_temporaries(folder: str | Path) -> int:
+    """Remove the temporaries :func:`atomic_path` left in ``folder`` (not below it) when its writer was
+    killed; returns how many. Safe while no other process writes into ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    stale = [p for p in folder.iterdir() if p.is_file() and is_hidden(p) and ".tmp" in p.name]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

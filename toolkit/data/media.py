@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, is_hidden
 from ..errors import ToolkitError
 from ..paths import natural_sorted
 
@@ -80,11 +80,14 @@ def write_image(path: str | Path, image: np.ndarray, *, text: Mapping[str, str] 
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files in ``folder`` in natural order; raises ``MediaError`` for a missing or empty folder."""
+    """Image files in ``folder`` in natural order, hidden ones (temporaries of a killed writer, macOS
+    ``._`` files) left out; raises ``MediaError`` for a missing or empty folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MediaError(f"{folder}: not a folder")
-    files = natural_sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = natural_sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p)
+    )
     if not files:
         raise MediaError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     return files

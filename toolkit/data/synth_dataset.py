@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..atomic import write_json_atomic
+from ..atomic import sweep_temporaries, write_json_atomic
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME, write_manifest
 from ..pose.io import save_poses
@@ -165,6 +165,8 @@ def _write_clip(
         proportions=spec.proportions,
         seed=seed,
     )
+    for folder in {path.parent for path in frame_paths(clip, 0).values()}:
+        sweep_temporaries(folder)  # what a killed earlier run left
     missing = [t for t in range(len(poses)) if not all(p.exists() for p in frame_paths(clip, t).values())]
     for t, frame in zip(
         missing, render_sequence(spec, poses[missing], background=config.background), strict=True

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import sweep_temporaries
 from ..data.media import grid, read_image, sheet_indices, write_image, write_video
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME
@@ -52,12 +53,14 @@ def read_fingerprint(out: Path) -> dict[str, Any] | None:
 
 
 def prepare_out(out: Path, fingerprint: dict[str, Any], *, overwrite: bool = False) -> None:
-    """Check that frames already in ``out`` were made with the same ``fingerprint`` (nothing is created).
-    ``overwrite`` deletes earlier frames and controls instead."""
+    """Check that frames already in ``out`` were made with the same ``fingerprint`` (nothing is created;
+    temporaries a killed run left are removed). ``overwrite`` deletes earlier frames and controls instead."""
     frames_dir = out / FRAMES_DIR
     if overwrite:
         for folder in (frames_dir, out / CONTROLS_DIR):
             shutil.rmtree(folder, ignore_errors=True)
+    for folder in (out, frames_dir, out / CONTROLS_DIR):
+        sweep_temporaries(folder)  # what a killed earlier run left
     has_frames = frames_dir.is_dir() and any(frames_dir.glob("*.png"))
     recorded = read_fingerprint(out) if has_frames else None
     if has_frames and recorded is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...atomic import write_json_atomic
+from ...atomic import is_hidden, write_json_atomic
 from ...paths import natural_sorted
 from ..sequence import PoseSequence
 from ..skeleton import BODY_18, get_skeleton
@@ -142,7 +142,7 @@ def read_openpose(
 def _frame_documents(path: Path) -> list[tuple[Source, object]]:
     """The parsed frame objects of a file or folder, each with where it came from."""
     if path.is_dir():
-        files = natural_sorted(path.glob(_FRAME_GLOB))
+        files = natural_sorted(p for p in path.glob(_FRAME_GLOB) if not is_hidden(p))
         if not files:
             raise Source(path).error(f"the folder has no {_FRAME_GLOB} files")
         return [(Source(file, t), read_json(Source(file, t))) for t, file in enumerate(files)]
