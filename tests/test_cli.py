@@ -105,3 +105,22 @@ def test_building_the_command_line_does_not_import_torch():
     code = "import sys, toolkit.cli as c; c.build_parser(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_operating_system_errors_are_one_line_with_the_path(tmp_path, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    poses = tmp_path / "walk.json"
+    assert main(["poses", "make", "walk", "--frames", "2", "--size", "64", "-o", str(poses)]) == 0
+    capsys.readouterr()
+    assert main(["poses", "convert", str(poses), "-o", str(tmp_path / "afile" / "x.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "afile" in err and "choose another path" in err
+
+
+def test_a_closed_pipe_ends_quietly(monkeypatch, capsys):
+    def reader_went_away(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("toolkit.commands.poses._info", reader_went_away)
+    assert main(["poses", "info", "walk.json"]) == 141
+    assert capsys.readouterr().err == ""

@@ -42,7 +42,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("toolkit: interrupted; finished outputs were kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`toolkit poses info x | head`): stop quietly, as Unix tools do.
+        _silence_stdout()
+        return 141
+    except OSError as err:
+        if os.environ.get("TOOLKIT_DEBUG"):
+            raise
+        print(f"toolkit: error: {_os_error(err)}", file=sys.stderr)
+        return 1
     return 0
+
+
+# errno name -> what to do about it
+_OS_ADVICE = {
+    "ENOSPC": "free some space or write elsewhere (-o)",
+    "EDQUOT": "free some space or write elsewhere (-o)",
+    "EACCES": "check the permissions, or write elsewhere (-o)",
+    "EPERM": "check the permissions, or write elsewhere (-o)",
+    "EROFS": "the file system is read-only; write elsewhere (-o)",
+    "ENOTDIR": "a part of the path is a file, not a folder; choose another path",
+    "EEXIST": "a file is where a folder should be; choose another path",
+    "EISDIR": "the path is a folder; name a file",
+    "ENOENT": "check the path",
+}
+
+
+def _os_error(err: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and what to do."""
+    import errno
+
+    name = errno.errorcode.get(err.errno or 0, "")
+    where = f"{err.filename}: " if err.filename else ""
+    advice = _OS_ADVICE.get(name)
+    reason = err.strerror or str(err)
+    return f"{where}{reason}" + (f"; {advice}" if advice else "")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (embedded, captured): nothing will be flushed to it
+        pass
 
 
 if __name__ == "__main__":
