@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from .parameters import PARAMETERS_KEY
 from .reference import EncodedReferences, reference_pass
 
 if TYPE_CHECKING:
-    from diffusers import StableDiffusionControlNetPipeline
+    from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
 
 FRAME_PATTERN = "{:04d}.png"
 ANCHOR = 0
@@ -178,13 +178,40 @@ def _shared_attention(
     seed: int,
 ) -> Iterator[None]:
     """The UNet, for the context, attending to each call's anchor frame and/or the references."""
-    bank = None if references is None else ReferenceBank(fidelity=references.fidelity)
     with ExitStack() as stack:
-        stack.enter_context(shared_attention(pipe.unet, call_size, anchor=anchor, bank=bank))
-        if references is not None and bank is not None:
+        bank = None
+        if references is not None:
+            bank = ReferenceBank(fidelity=references.fidelity)
             alphas = pipe.scheduler.alphas_cumprod
             stack.enter_context(reference_pass(pipe.unet, alphas, references.latents, bank, call_size, seed))
+        stack.enter_context(shared_attention(pipe.unet, call_size, anchor=anchor, bank=bank))
         yield
+
+
+def _denoise(
+    pipe: StableDiffusionControlNetPipeline | StableDiffusionControlNetImg2ImgPipeline,
+    init: InitFrames | None,
+    slots: list[int],
+    control: torch.Tensor | list[torch.Tensor],
+    latents: torch.Tensor,
+    options: dict[str, Any],
+) -> np.ndarray:
+    """One call's frames, ``(N, H, W, 3)`` floats in [0, 1]: text-to-image from the noise ``latents``
+    ``(N, C, h, w)``, or img2img from the source frames of ``slots`` noised with them.
+
+    Args:
+        pipe: The text-to-image pipeline, or with ``init`` its img2img twin (:func:`img2img_pipeline`).
+        control: ``(N, 3, H, W)`` skeletons in [0, 1], one tensor per ControlNet when there are several.
+        options: The other pipeline arguments (prompt embeddings, steps, guidance, size ...).
+    """
+    if init is None:
+        return pipe(
+            image=control, latents=latents.to(pipe._execution_device, pipe.unet.dtype), **options
+        ).images
+    steps = options["num_inference_steps"]
+    start = noised_init_latents(pipe, init.frames[slots], latents, steps, init.strength)
+    source = torch.from_numpy(init.frames[slots]).permute(0, 3, 1, 2).float() / 255.0
+    return pipe(image=source, control_image=control, strength=init.strength, latents=start, **options).images
 
 
 def generate_frames(
@@ -230,7 +257,6 @@ def generate_frames(
     if not calls:
         return stats
 
-    device, dtype = pipe._execution_device, pipe.unet.dtype
     latent_shape = (
         pipe.unet.config.in_channels,
         height // pipe.vae_scale_factor,
@@ -241,7 +267,7 @@ def generate_frames(
     nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
     scale = _conditioning_scale(pipe, settings.controlnet_scale)
     negative = embeddings.negative
-    img2img = None if init is None else img2img_pipeline(pipe)
+    runner = pipe if init is None else img2img_pipeline(pipe)
     text = None if parameters is None else {PARAMETERS_KEY: parameters}
     started = time.perf_counter()
     with (
@@ -252,9 +278,7 @@ def generate_frames(
             size = len(call.slots)
             slots = list(call.slots)
             control = skeletons[slots].float() / 255.0  # (N, 3, H, W) in [0, 1]
-            controls_in = control if nets == 1 else [control] * nets
-            latents = noise.latents(call.slots)
-            common = {
+            options = {
                 "prompt_embeds": embeddings.positive.expand(size, -1, -1),
                 "negative_prompt_embeds": None if negative is None else negative.expand(size, -1, -1),
                 "generator": noise.step_generators(call.slots),
@@ -265,16 +289,8 @@ def generate_frames(
                 "width": width,
                 "output_type": "np",
             }
-            if init is None:
-                images = pipe(image=controls_in, latents=latents.to(device, dtype), **common).images
-            else:
-                start = noised_init_latents(
-                    img2img, init.frames[slots], latents, settings.steps, init.strength
-                )
-                source = torch.from_numpy(init.frames[slots]).permute(0, 3, 1, 2).float() / 255.0
-                images = img2img(
-                    image=source, control_image=controls_in, strength=init.strength, latents=start, **common
-                ).images
+            controls_in = control if nets == 1 else [control] * nets
+            images = _denoise(runner, init, slots, controls_in, noise.latents(call.slots), options)
             frames = _to_uint8(images)
             for slot in call.writes:
                 write_image(frame_path(frames_dir, call.slots[slot]), frames[slot], text=text)
