@@ -120,3 +120,17 @@ def test_subjects_cli(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "known: none" in err
     assert main(["subjects", "list", *root]) == 0 and "no subjects" in capsys.readouterr().out
+
+
+def test_a_broken_subject_is_listed_as_broken_and_can_be_removed(tmp_path, capsys):
+    from toolkit.cli import main
+
+    registry = SubjectRegistry(tmp_path)
+    registry.save(Subject("good"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "subject.toml").write_text("token = [unclosed\n")
+    assert main(["subjects", "list", "--subjects-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("bad\tbroken: ") and out[1].startswith("good\tsks person")
+    assert main(["subjects", "remove", "bad", "--yes", "--subjects-dir", str(tmp_path)]) == 0
+    assert not (tmp_path / "bad").exists() and registry.names() == ["good"]

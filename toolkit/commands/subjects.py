@@ -62,7 +62,7 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from ..diffusion.subjects import SubjectRegistry
+    from ..diffusion.subjects import SubjectError, SubjectRegistry
 
     registry = SubjectRegistry.at(args.subjects_dir)
     names = registry.names()
@@ -70,7 +70,11 @@ def _list(args: argparse.Namespace) -> None:
         print(f"no subjects in {registry.root}")
         return
     for name in names:
-        subject = registry.get(name)
+        try:
+            subject = registry.get(name)
+        except SubjectError as err:  # one broken subject does not hide the others
+            print(f"{name}\tbroken: {err}")
+            continue
         trained = "LoRA" if subject.lora_path(registry.folder(name)).is_file() else "no LoRA"
         print(f"{name}\t{subject.token} {subject.class_noun}\t{subject.base}\t{trained}")
 
@@ -121,7 +125,8 @@ def _remove(args: argparse.Namespace) -> None:
     from ..diffusion.subjects import SubjectRegistry
 
     registry = SubjectRegistry.at(args.subjects_dir)
-    registry.get(args.name)
+    if args.name not in registry.names():
+        registry.get(args.name)  # raises, naming the known subjects
     if not args.yes:
         raise ValueError(
             f"this deletes {registry.folder(args.name)} and everything in it; pass --yes to confirm"

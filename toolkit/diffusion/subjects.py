@@ -288,8 +288,14 @@ class SubjectRegistry:
         return folder
 
     def remove(self, name: str) -> Path:
-        """Delete subject ``name``'s folder and everything in it; returns the removed folder."""
-        self.get(name)
+        """Delete subject ``name``'s folder and everything in it, even when its ``subject.toml`` is
+        malformed; returns the removed folder. A name that is not a subject folder raises
+        :class:`SubjectError` listing the known ones."""
         folder = self.folder(name)
-        shutil.rmtree(folder)
+        if not (folder / SUBJECT_FILE).is_file():
+            self.get(name)  # raises, naming the known subjects
+        if folder.is_symlink():
+            folder.unlink()  # the link, not what it points to
+        else:
+            shutil.rmtree(folder)
         return folder
