@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
@@ -37,7 +38,7 @@ def lora_spec(text: str) -> tuple[str, float]:
             scale = float(suffix)
         except ValueError:
             return text, 1.0
-        if not (scale == scale and abs(scale) != float("inf")):
+        if not math.isfinite(scale):
             raise argparse.ArgumentTypeError(f"LoRA scale must be a finite number, got {suffix!r}")
         return path, scale
     return text, 1.0
