@@ -5,9 +5,11 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays throughout. Every write is atomi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import cv2
 import numpy as np
@@ -93,6 +95,26 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+class FrameFiles(Sequence[np.ndarray]):
+    """Image files as a sequence of ``(H, W, 3)`` uint8 frames, each read when it is indexed: a clip of
+    any length for :func:`write_video` or a contact sheet without holding it in memory."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self.paths = [Path(path) for path in paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, index: slice) -> FrameFiles: ...
+    def __getitem__(self, index: int | slice) -> np.ndarray | FrameFiles:
+        if isinstance(index, slice):
+            return FrameFiles(self.paths[index])
+        return read_image(self.paths[index])
+
+
 def write_frames(
     folder: str | Path, frames: Iterable[np.ndarray], *, pattern: str = "{:05d}.png"
 ) -> list[Path]:
@@ -108,10 +130,12 @@ def write_frames(
 # ---- video --------------------------------------------------------------------------------------------
 
 
-def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
+def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, sample: list[np.ndarray]) -> None:
     import imageio_ffmpeg
 
-    height, width = frames[0].shape[:2]
+    stream = iter(frames)
+    first = next(stream)
+    height, width = first.shape[:2]
     # H.264 in yuv420p needs even sizes; pad by one black row/column rather than resample.
     pad_h, pad_w = height % 2, width % 2
     writer = imageio_ffmpeg.write_frames(
@@ -125,18 +149,34 @@ def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
         output_params=["-movflags", "+faststart"],
     )
     writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)))))
-    writer.close()
+    try:
+        for frame in itertools.chain([first], stream):
+            writer.send(np.ascontiguousarray(np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)))))
+    finally:
+        writer.close()
 
 
-def _write_gif(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
-    images = [Image.fromarray(frame) for frame in frames]
-    # GIF stores delays in centiseconds; PIL takes milliseconds and rounds to 10 ms.
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=1000 / fps, loop=0)
+PALETTE_FRAMES = 8  # a GIF's one palette is fitted to this many frames of the clip
 
 
-_VIDEO_WRITERS: dict[str, Callable[[Path, Sequence[np.ndarray], float], None]] = {
+def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float, sample: list[np.ndarray]) -> None:
+    """Stream frames into a looping GIF with one 256-colour palette fitted to the ``sample`` frames, so
+    that memory does not grow with the clip as it does with PIL's ``save_all``."""
+    from PIL import GifImagePlugin
+
+    palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(256, method=Image.Quantize.MEDIANCUT)
+    with path.open("wb") as file:
+        for n, frame in enumerate(frames):
+            image = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+            if n == 0:
+                header, _ = GifImagePlugin.getheader(image, info={"loop": 0, "optimize": False})
+                file.writelines(header)
+            # GIF stores delays in centiseconds.
+            file.writelines(GifImagePlugin.getdata(image, duration=1000 / fps))
+        file.write(b";")
+
+
+_VIDEO_WRITERS: dict[str, Callable[[Path, Iterable[np.ndarray], float, list[np.ndarray]], None]] = {
     ".mp4": _write_mp4,
     ".gif": _write_gif,
 }
@@ -152,25 +192,51 @@ def check_video_path(path: str | Path) -> Path:
     return path
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> Path:
+def write_video(
+    path: str | Path, frames: Iterable[np.ndarray], fps: float, *, progress: bool = False
+) -> Path:
     """Write frames as an MP4 (H.264, yuv420p) or GIF chosen by the suffix; returns the path.
+
+    Frames are encoded as they arrive, so memory does not grow with the clip. A GIF has one palette,
+    fitted to frames spread over the clip when ``frames`` is a sequence (which may read its frames
+    lazily, as :class:`FrameFiles` does), else to the first ones.
 
     Args:
         path: Output file, ``.mp4`` or ``.gif``.
-        frames: ``(H, W, 3)`` uint8 RGB images, all the same size.
+        frames: ``(H, W, 3)`` uint8 RGB images, all the same size: a sequence or any iterable.
         fps: Frames per second, > 0.
+        progress: Show a progress bar on stderr. Default False.
     """
+    from tqdm import tqdm
+
     path = check_video_path(path)
     writer = _VIDEO_WRITERS[path.suffix.lower()]
-    frames = [_as_rgb(frame) for frame in frames]
-    if not frames:
-        raise MediaError(f"{path}: no frames to write")
-    if len({frame.shape for frame in frames}) != 1:
-        raise MediaError(f"{path}: frames differ in size: {sorted({f.shape for f in frames})}")
     if not fps > 0:
         raise MediaError(f"{path}: fps must be positive, got {fps}")
+    stream = iter(frames)
+    head = list(itertools.islice(stream, PALETTE_FRAMES))
+    if not head:
+        raise MediaError(f"{path}: no frames to write")
+    if isinstance(frames, Sequence) and len(frames) > len(head):
+        sample = [frames[i] for i in sheet_indices(len(frames), PALETTE_FRAMES)]
+    else:
+        sample = head
+    first = _as_rgb(head[0])
+    sample = [_as_rgb(frame) for frame in sample]
+    if any(frame.shape != first.shape for frame in sample):
+        raise MediaError(f"{path}: frames differ in size: {sorted({frame.shape for frame in sample})}")
+
+    def checked() -> Iterator[np.ndarray]:
+        total = len(frames) if isinstance(frames, Sequence) else None
+        chained = itertools.chain(head, stream)
+        for frame in tqdm(chained, path.name, total, leave=False, disable=not progress, unit="frame"):
+            frame = _as_rgb(frame)
+            if frame.shape != first.shape:
+                raise MediaError(f"{path}: frames differ in size: {first.shape} and {frame.shape}")
+            yield frame
+
     with atomic_path(path) as tmp:
-        writer(tmp, frames, fps)
+        writer(tmp, checked(), fps, sample)
     return path
 
 
