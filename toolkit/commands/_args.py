@@ -6,6 +6,8 @@ import argparse
 import re
 from pathlib import Path
 
+from ..pose.sequence import MAX_CANVAS
+
 
 def canvas_size(text: str) -> tuple[int, int]:
     """Parse ``"512"`` (square) or ``"WxH"`` such as ``"512x768"`` into ``(width, height)``."""
@@ -18,6 +20,8 @@ def canvas_size(text: str) -> tuple[int, int]:
     height = int(match.group(2) or width)
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    if max(width, height) > MAX_CANVAS:
+        raise argparse.ArgumentTypeError(f"sizes are at most {MAX_CANVAS} pixels on a side, got {text!r}")
     return width, height
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pose.sequence import PoseSequence
+from ..pose.sequence import MAX_CANVAS, PoseSequence
 from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
 from .extract import add_extract_parser
 
@@ -130,38 +130,25 @@ def _make(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {args.motion}, {len(poses)} frames at {poses.fps:g} fps on {width}x{height}")
 
 
-def skeleton_frames(poses: PoseSequence, *, thick: bool = False, progress: bool = True) -> list[np.ndarray]:
-    """OpenPose skeleton images, ``T`` arrays of ``(H, W, 3)`` uint8, drawn with a progress bar."""
-    from tqdm import tqdm
-
-    from ..pose.encode import render_openpose
-
-    return [
-        render_openpose(keypoints, poses.width, poses.height, scale_to_canvas=thick)
-        for keypoints in tqdm(
-            poses.keypoints, desc="skeletons", unit="frame", disable=not progress, leave=False
-        )
-    ]
-
-
 def _render(args: argparse.Namespace) -> None:
     from ..data.media import check_video_path, contact_sheet, sheet_indices, write_image, write_video
     from ..pose.io import load_poses
+    from ..pose.skeleton_images import SkeletonImages
 
     check_video_path(args.out)
     poses = load_poses(args.poses, canvas=canvas_of(args))
     if args.size is not None:
         poses = poses.fit_to_canvas(*args.size)
-    frames = skeleton_frames(poses, thick=args.thick)
+    frames = SkeletonImages(poses, scale_to_canvas=args.thick)  # drawn as the video is written
     fps = args.fps or poses.fps
-    write_video(args.out, frames, fps)
+    write_video(args.out, frames, fps, progress=True)
     sheet = args.sheet or args.out.with_name(f"{args.out.stem}_sheet.png")
     picks = sheet_indices(len(frames), args.sheet_frames)
     write_image(sheet, contact_sheet([frames[i] for i in picks], labels=[f"frame {i}" for i in picks]))
     print(f"wrote {args.out} ({len(frames)} frames at {fps:g} fps) and {sheet}")
 
 
-UNKNOWN_CANVAS = (1 << 20, 1 << 20)  # placeholder for files that state none: larger than any footage
+UNKNOWN_CANVAS = (MAX_CANVAS, MAX_CANVAS)  # placeholder for files that state none: the largest allowed
 
 
 def keypoint_extent(poses: PoseSequence) -> dict[str, float] | None:

@@ -10,6 +10,9 @@ import numpy as np
 from ..errors import PoseFormatError
 from .skeleton import Skeleton, convert_keypoints, get_skeleton
 
+MAX_CANVAS = 16384  # pixels on a side: a larger canvas is a unit mistake, and would not fit in memory drawn
+REACH = 4  # present joints lie within this many canvas widths (heights) of the canvas
+
 
 @dataclass(frozen=True, eq=False)
 class PoseSequence:
@@ -20,9 +23,10 @@ class PoseSequence:
 
     Args:
         keypoints: ``(T, J, 3)`` array of x, y, confidence. A missing joint has confidence 0; its x, y are
-            stored as NaN whatever was passed.
-        width: Canvas width in pixels, > 0.
-        height: Canvas height in pixels, > 0.
+            stored as NaN whatever was passed. A present joint may lie off the canvas, but within
+            ``REACH`` (4) canvas widths and heights of it.
+        width: Canvas width in pixels, 1 to ``MAX_CANVAS`` (16384).
+        height: Canvas height in pixels, 1 to ``MAX_CANVAS``.
         fps: Frames per second, > 0. Default 24.
         layout: Keypoint layout name (see ``toolkit.pose.skeleton``). Default ``"body_18"``.
         depth: Optional ``(T, J)`` distance of each joint from the camera, in units of the subject's
@@ -51,7 +55,14 @@ class PoseSequence:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise PoseFormatError(f"must be a positive integer, got {value!r}", field=f"canvas.{name}")
+            if value > MAX_CANVAS:
+                raise PoseFormatError(
+                    f"{value} pixels is more than the {MAX_CANVAS} a canvas may have; give the canvas the "
+                    "poses were measured on in pixels (--canvas WxH)",
+                    field=f"canvas.{name}",
+                )
             object.__setattr__(self, name, int(value))
+        _check_within_reach(keypoints, self.width, self.height, skeleton)
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise PoseFormatError(f"must be a positive number, got {self.fps!r}", field="fps")
         object.__setattr__(self, "fps", float(self.fps))
@@ -194,6 +205,23 @@ def _validated_keypoints(keypoints: object, skeleton: Skeleton) -> np.ndarray:
         )
     array[..., :2][~present] = np.nan
     return array
+
+
+def _check_within_reach(keypoints: np.ndarray, width: int, height: int, skeleton: Skeleton) -> None:
+    """Raise ``PoseFormatError`` for a present joint more than ``REACH`` canvas sizes off the canvas
+    (x = 1e30, or normalised coordinates read as pixels of a huge canvas): it would be drawn nowhere, and
+    overflows the drawing code's integers."""
+    xy = keypoints[..., :2]
+    size = np.array([width, height], np.float32)
+    far = (keypoints[..., 2] > 0) & ((xy < -REACH * size) | (xy > (REACH + 1) * size)).any(-1)
+    if far.any():
+        t, j = np.argwhere(far)[0]
+        raise PoseFormatError(
+            f"x, y = {xy[t, j].tolist()} is more than {REACH} canvas sizes outside the {width}x{height} "
+            "canvas; are the coordinates pixels of this canvas?",
+            frame=int(t),
+            field=f"keypoints[{j}] ({skeleton.joints[j]})",
+        )
 
 
 def _validated_depth(depth: object, keypoints: np.ndarray) -> np.ndarray:
