@@ -364,8 +364,7 @@ class DiffusionTransfer:
                     write_image(references[-1], image)  # generate fits it to the canvas
             out = Path(tmp) / "out"
             run_generate(self._request(poses_file, out, (box.out_width, box.out_height), tuple(references)))
-            frames = read_frames(out, len(target_poses))
-        return np.stack([box.undo(frame) for frame in frames])
+            return np.stack([box.undo(frame) for frame in read_frames(out, len(target_poses))])
 
     def _request(
         self, poses_file: Path, out: Path, size: tuple[int, int], references: tuple[str, ...]

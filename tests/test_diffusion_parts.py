@@ -94,21 +94,31 @@ def test_frame_noise_rejects_bad_settings(bad):
 
 
 def test_plan_calls_has_fixed_size_and_writes_every_pending_frame_once():
-    calls = plan_calls([0, 1, 2, 3, 5], 2, anchor=0)
-    assert [c.slots for c in calls] == [(0, 1, 2), (0, 3, 5)]
-    assert [c.writes for c in calls] == [(0, 1, 2), (1, 2)]
+    calls = plan_calls(6, [0, 1, 2, 3, 5], 2, anchor=0)
+    assert [c.slots for c in calls] == [(0, 1, 2), (0, 3, 4), (0, 5, 5)]
+    assert [c.writes for c in calls] == [(0, 1, 2), (1,), (1,)]
     # Frame 0 already done: it is still every call's anchor but never written.
-    calls = plan_calls([2, 3, 4], 2, anchor=0)
-    assert [c.slots for c in calls] == [(0, 2, 3), (0, 4, 4)] and [c.writes for c in calls] == [(1, 2), (1,)]
-    assert [c.slots for c in plan_calls([0], 3, anchor=0)] == [(0, 0, 0, 0)]
-    calls = plan_calls([1, 4, 6], 2)
-    assert [c.slots for c in calls] == [(1, 4), (6, 6)] and [c.writes for c in calls] == [(0, 1), (0,)]
-    assert plan_calls([], 4, anchor=0) == []
+    calls = plan_calls(5, [2, 3, 4], 2, anchor=0)
+    assert [c.slots for c in calls] == [(0, 1, 2), (0, 3, 4)] and [c.writes for c in calls] == [(2,), (1, 2)]
+    assert [c.slots for c in plan_calls(1, [0], 3, anchor=0)] == [(0, 0, 0, 0)]
+    calls = plan_calls(7, [1, 4, 6], 2)
+    assert [c.slots for c in calls] == [(0, 1), (4, 5), (6, 6)]
+    assert [c.writes for c in calls] == [(1,), (0,), (0,)]
+    assert plan_calls(4, [], 4, anchor=0) == [] and plan_calls(0, [], 2) == []
     for pending in ([0, 1, 2, 3, 4, 5, 6], [3, 5], [0]):
         for anchor in (None, 0):
-            calls = plan_calls(pending, 3, anchor)
+            calls = plan_calls(7, pending, 3, anchor)
             written = sorted(c.slots[s] for c in calls for s in c.writes)
             assert written == pending and len({len(c.slots) for c in calls}) == 1
+
+
+def test_plan_calls_cuts_the_sequence_the_same_way_whatever_is_pending():
+    """A rerun after a kill computes each missing frame beside the same frames as the first run did."""
+    for anchor in (None, 0):
+        full = {c.slots[s]: c.slots for c in plan_calls(11, range(11), 3, anchor) for s in c.writes}
+        for pending in ([4], [5, 6, 10], [0, 9]):
+            for call in plan_calls(11, pending, 3, anchor):
+                assert all(full[call.slots[s]] == call.slots for s in call.writes)
 
 
 def _self_attention():

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..pose.proportions import BodyProportions
 from ..pose.sequence import PoseSequence
+from ..pose.skeleton_images import SkeletonImages
 
 # Latents are 1/8 of the image size, and the ControlNet's conditioning encoder downsamples by 8 too.
 SIZE_MULTIPLE = 8
@@ -55,3 +56,8 @@ def control_images(poses: PoseSequence) -> np.ndarray:
     from ..pose.encode import render_openpose
 
     return render_openpose(poses.keypoints, poses.width, poses.height, scale_to_canvas=True)
+
+
+def skeleton_images(poses: PoseSequence) -> SkeletonImages:
+    """:func:`control_images` as a sequence that draws each image when it is asked for."""
+    return SkeletonImages(poses, scale_to_canvas=True)

@@ -5,9 +5,10 @@
    which is where the speed-up over a per-frame loop comes from). The prompt embeddings are computed once
    per run and passed in, never re-encoded per frame.
 3. Each frame's initial latents and sampler noise come from ``(seed, frame index)`` only (see
-   :mod:`toolkit.diffusion.noise`), and every call has the same size (a short last call is padded by
-   repeating its last frame), so a frame comes out bit-identical whether it is generated in a first run
-   or alone in a rerun on the same device.
+   :mod:`toolkit.diffusion.noise`), every call has the same size (a short last call is padded by
+   repeating its last frame), and the sequence is cut into calls the same way whichever frames are
+   missing, so a frame comes out bit-identical whether it is generated in a first run or in a rerun
+   after a kill, on the same device.
 4. With cross-frame attention, slot 0 of every call holds the anchor frame (frame 0), which the other
    frames attend to (see :mod:`toolkit.diffusion.consistency`). With reference images, every frame also
    attends to them (see :mod:`toolkit.diffusion.reference`); their noise depends on the seed and the
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ from .reference import EncodedReferences, reference_pass
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
+
+    from ..pose.skeleton_images import SkeletonImages
 
 FRAME_PATTERN = "{:04d}.png"
 ANCHOR = 0
@@ -117,27 +120,33 @@ class Call:
     writes: tuple[int, ...]
 
 
-def plan_calls(pending: Sequence[int], batch: int, anchor: int | None = None) -> list[Call]:
-    """Split ``pending`` frames (ascending) into calls of exactly ``batch`` slots, or ``batch + 1`` with an
-    ``anchor`` frame in slot 0 of each call. A short last call is padded by repeating its last frame.
+def plan_calls(count: int, pending: Collection[int], batch: int, anchor: int | None = None) -> list[Call]:
+    """The calls that write the ``pending`` frames of a ``count``-frame sequence.
 
-    Example: ``plan_calls([0, 1, 2, 3, 5], 2, anchor=0)`` gives slots ``(0, 1, 2)`` writing all three,
-    then ``(0, 3, 5)`` writing slots 1 and 2.
+    The sequence is always cut the same way, whichever frames are pending: frames in order, ``batch`` per
+    call (``batch + 1`` slots with an ``anchor`` frame in slot 0 of each), a short last call padded by
+    repeating its last frame. A call runs only if it writes a pending frame, and writes only those, so a
+    frame is always computed beside the same frames, in the same slot, as in an uninterrupted run.
+
+    Example: ``plan_calls(6, [0, 1, 2, 3, 5], 2, anchor=0)`` gives slots ``(0, 1, 2)`` writing all three,
+    then ``(0, 3, 4)`` writing slot 1 and ``(0, 5, 5)`` writing slot 1.
     """
-    others = [i for i in pending if i != anchor]
-    chunks = [others[k : k + batch] for k in range(0, len(others), batch)]
-    anchor_pending = anchor is not None and anchor in pending
-    if anchor_pending and not chunks:
-        chunks = [[]]
+    wanted = set(pending)
+    others = [i for i in range(count) if i != anchor]
+    chunks = [others[k : k + batch] for k in range(0, len(others), batch)] or [[]]
     calls = []
     for n, chunk in enumerate(chunks):
-        filler = chunk[-1] if chunk else anchor  # an empty chunk only occurs to carry a pending anchor
+        filler = chunk[-1] if chunk else anchor  # an empty chunk only occurs to carry the anchor
+        if filler is None:
+            break  # an empty sequence
         padded = chunk + [filler] * (batch - len(chunk))
-        if anchor is None:
-            calls.append(Call(tuple(padded), tuple(range(len(chunk)))))
-            continue
-        first = (0,) if anchor_pending and n == 0 else ()
-        calls.append(Call((anchor, *padded), first + tuple(range(1, len(chunk) + 1))))
+        slots = tuple(padded) if anchor is None else (anchor, *padded)
+        first = 0 if anchor is None else 1
+        writes = [first + k for k, frame in enumerate(chunk) if frame in wanted]
+        if anchor is not None and n == 0 and anchor in wanted:
+            writes.insert(0, 0)
+        if writes:
+            calls.append(Call(slots, tuple(writes)))
     return calls
 
 
@@ -216,7 +225,7 @@ def _denoise(
 
 def generate_frames(
     pipe: StableDiffusionControlNetPipeline,
-    controls: np.ndarray,
+    skeletons: SkeletonImages,
     embeddings: PromptEmbeddings,
     settings: GenerationSettings,
     frames_dir: str | Path,
@@ -230,7 +239,7 @@ def generate_frames(
 
     Args:
         pipe: A ready pipeline (models loaded, scheduler set, on its device).
-        controls: ``(T, H, W, 3)`` uint8 skeleton images; every ControlNet is given the same images.
+        skeletons: The skeleton images, drawn call by call; every ControlNet is given the same images.
         embeddings: From :func:`encode_prompts`.
         settings: Sampling settings.
         frames_dir: Output folder; frame ``i`` is ``frames_dir/{i:04d}.png``.
@@ -247,12 +256,13 @@ def generate_frames(
     from tqdm import tqdm
 
     frames_dir = Path(frames_dir)
-    count, height, width = controls.shape[:3]
+    count = len(skeletons)
+    width, height = skeletons.size
     done = [frame_path(frames_dir, i).is_file() for i in range(count)]
     stats = FrameStats(skipped=[i for i in range(count) if done[i]])
     pending = [i for i in range(count) if not done[i]]
     mechanism = consistency(settings.consistency)
-    calls = plan_calls(pending, settings.batch, ANCHOR if mechanism.cross_frame else None)
+    calls = plan_calls(count, pending, settings.batch, ANCHOR if mechanism.cross_frame else None)
     stats.call_size = settings.batch + (1 if mechanism.cross_frame else 0)
     if not calls:
         return stats
@@ -263,7 +273,6 @@ def generate_frames(
         width // pipe.vae_scale_factor,
     )
     noise = FrameNoise(settings.seed, latent_shape, mechanism.noise, mechanism.blend)
-    skeletons = torch.from_numpy(controls).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
     nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
     scale = _conditioning_scale(pipe, settings.controlnet_scale)
     negative = embeddings.negative
@@ -277,7 +286,9 @@ def generate_frames(
         for call in calls:
             size = len(call.slots)
             slots = list(call.slots)
-            control = skeletons[slots].float() / 255.0  # (N, 3, H, W) in [0, 1]
+            control = (
+                torch.from_numpy(skeletons.draw(slots)).permute(0, 3, 1, 2).float() / 255.0
+            )  # (N, 3, H, W)
             options = {
                 "prompt_embeds": embeddings.positive.expand(size, -1, -1),
                 "negative_prompt_embeds": None if negative is None else negative.expand(size, -1, -1),

@@ -12,19 +12,17 @@ manifest out. The command line only parses its flags into a :class:`GenerateRequ
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from ..manifest import write_manifest
 from ..pose.io import load_poses
 from .consistency import DEFAULT_CONSISTENCY
-from .controls import control_images, prepare_poses
+from .controls import prepare_poses, skeleton_images
 from .generate import GenerationSettings, encode_prompts, frame_path, generate_frames
 from .img2img import DEFAULT_STRENGTH, InitFrames, check_strength
 from .loading import (
@@ -50,6 +48,7 @@ if TYPE_CHECKING:
     from diffusers import StableDiffusionControlNetPipeline
 
     from ..pose.proportions import BodyProportions
+    from ..pose.skeleton_images import SkeletonImages
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ def _lora_hash(lora: LoraWeights) -> str | None:
 class GenerationPlan:
     """Everything decided about a run before any model is loaded."""
 
-    controls: np.ndarray  # (T, H, W, 3) uint8 skeleton images
+    skeletons: SkeletonImages  # what the ControlNet sees, drawn as frames are generated
     fps: float
     retargeted: bool
     prompts: Prompts
@@ -223,9 +222,9 @@ class GenerationPlan:
         """Every setting that decides the pixels (JSON-safe); a rerun resumes only if it is unchanged."""
         settings = self.settings
         return {
-            "poses_sha256": hashlib.sha256(self.controls.tobytes()).hexdigest(),
-            "frames": len(self.controls),
-            "size": [self.controls.shape[2], self.controls.shape[1]],
+            "poses_sha256": self.skeletons.sha256(),
+            "frames": len(self.skeletons),
+            "size": list(self.skeletons.size),
             "prompt": self.prompts.prompt,
             "negative_prompt": self.prompts.negative,
             "base": self.base,
@@ -235,6 +234,7 @@ class GenerationPlan:
             "steps": settings.steps,
             "guidance": settings.guidance,
             "seed": settings.seed,
+            "batch": settings.batch,
             "controlnet_scale": list(settings.controlnet_scale),
             "consistency": settings.consistency,
             "dtype": str(self.dtype).removeprefix("torch."),
@@ -294,7 +294,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         check_strength(request.strength, settings.steps)
         init = InitFrames.read(request.init, len(poses), width, height, request.strength)
     return GenerationPlan(
-        controls=control_images(poses),
+        skeletons=skeleton_images(poses),
         fps=request.fps or poses.fps,
         retargeted=proportions is not None,
         prompts=prompts,
@@ -321,7 +321,7 @@ def _parameters(plan: GenerationPlan, models: dict[str, Any]) -> Parameters:
         sampler=scheduler_spec(plan.scheduler).a1111_name,
         guidance=settings.guidance,
         seed=settings.seed,
-        size=(plan.controls.shape[2], plan.controls.shape[1]),
+        size=plan.skeletons.size,
         model=plan.base,
         model_hash=file_sha256(base) if base.is_file() else None,  # a single-file checkpoint
         loras=[(lora["name"], lora["sha256"]) for lora in models.get("loras", [])],
@@ -359,7 +359,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
     # 1. Decide everything.
     plan = plan_generation(request)
     timings = {"prepare": time.perf_counter() - started}
-    count = len(plan.controls)
+    count = len(plan.skeletons)
 
     # 2. Check the output folder.
     out = Path(request.out)
@@ -399,7 +399,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
         )
 
     # 4. Skeletons, prompt embeddings (once), the missing frames.
-    write_controls(out, plan.controls)
+    write_controls(out, plan.skeletons)
     manifest({"complete": False})
     generated, calls, call_size = [], 0, 0
     if pipe is not None:
@@ -409,7 +409,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
         timings["encode_prompt"] = time.perf_counter() - t
         stats = generate_frames(
             pipe,
-            plan.controls,
+            plan.skeletons,
             embeddings,
             plan.settings,
             frames_dir,
@@ -424,7 +424,7 @@ def run_generate(request: GenerateRequest, *, command: list[str] | None = None) 
 
     # 5. Videos and contact sheet (unless not wanted), manifest.
     t = time.perf_counter()
-    files = write_videos(out, plan.controls, read_frames(out, count), plan.fps) if request.videos else []
+    files = write_videos(out, plan.skeletons, read_frames(out, count), plan.fps) if request.videos else []
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     path = manifest(

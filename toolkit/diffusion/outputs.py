@@ -16,6 +16,7 @@ it stops with a one-line error naming what changed, so frames of different setti
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from ..atomic import sweep_temporaries
-from ..data.media import grid, read_image, sheet_indices, write_image, write_video
+from ..data.media import FrameFiles, grid, sheet_indices, write_image, write_video
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME
+from ..pose.skeleton_images import SkeletonImages
 from .generate import FRAME_PATTERN, frame_path
 
 FRAMES_DIR = "frames"
@@ -52,9 +54,20 @@ def read_fingerprint(out: Path) -> dict[str, Any] | None:
         ) from None
 
 
+def check_output_folder(out: Path) -> None:
+    """Raise :class:`OutputFolderError` unless ``out`` is, or can be created as, a folder this process may
+    write in: checked before any model loads, so that a typo costs nothing."""
+    existing = next(path for path in (out, *out.parents) if path.exists() or path == path.parent)
+    if not existing.is_dir():
+        raise OutputFolderError(f"{out}: {existing} is a file, not a folder; choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{out}: no permission to write in {existing}; choose another --out")
+
+
 def prepare_out(out: Path, fingerprint: dict[str, Any], *, overwrite: bool = False) -> None:
     """Check that frames already in ``out`` were made with the same ``fingerprint`` (nothing is created;
     temporaries a killed run left are removed). ``overwrite`` deletes earlier frames and controls instead."""
+    check_output_folder(out)
     frames_dir = out / FRAMES_DIR
     if overwrite:
         for folder in (frames_dir, out / CONTROLS_DIR):
@@ -76,29 +89,33 @@ def prepare_out(out: Path, fingerprint: dict[str, Any], *, overwrite: bool = Fal
         )
 
 
-def write_controls(out: Path, controls: np.ndarray) -> None:
-    """Write the ``(T, H, W, 3)`` skeleton images as ``out/controls/0000.png ...``."""
-    for i, image in enumerate(controls):
-        write_image(out / CONTROLS_DIR / FRAME_PATTERN.format(i), image)
+def write_controls(out: Path, skeletons: SkeletonImages) -> None:
+    """Write the skeleton images as ``out/controls/0000.png ...``, one at a time; those a run with the same
+    fingerprint already wrote are kept."""
+    for i in range(len(skeletons)):
+        path = out / CONTROLS_DIR / FRAME_PATTERN.format(i)
+        if not path.is_file():
+            write_image(path, skeletons.draw([i])[0])
 
 
-def read_frames(out: Path, count: int) -> list[np.ndarray]:
-    """Frames ``0 .. count-1`` from ``out/frames``."""
-    return [read_image(frame_path(out / FRAMES_DIR, i)) for i in range(count)]
+def read_frames(out: Path, count: int) -> FrameFiles:
+    """Frames ``0 .. count-1`` of ``out/frames``, each read from disk when it is indexed."""
+    return FrameFiles([frame_path(out / FRAMES_DIR, i) for i in range(count)])
 
 
-def contact_sheet(controls: np.ndarray, frames: Sequence[np.ndarray], columns: int = 8) -> np.ndarray:
+def contact_sheet(controls: SkeletonImages, frames: Sequence[np.ndarray], columns: int = 8) -> np.ndarray:
     """Skeletons over frames at ``columns`` evenly spaced indices, labelled with the frame numbers."""
     picks = sheet_indices(len(frames), columns)
     return grid(
-        [[controls[i] for i in picks], [frames[i] for i in picks]],
+        [list(controls.draw(picks)), [frames[i] for i in picks]],
         row_labels=["pose", "frame"],
         column_labels=[str(i) for i in picks],
     )
 
 
-def write_videos(out: Path, controls: np.ndarray, frames: Sequence[np.ndarray], fps: float) -> list[str]:
-    """Write ``video.mp4``, ``video.gif`` and ``contact_sheet.png``; returns their names."""
+def write_videos(out: Path, controls: SkeletonImages, frames: Sequence[np.ndarray], fps: float) -> list[str]:
+    """Write ``video.mp4``, ``video.gif`` and ``contact_sheet.png``, streaming ``frames`` (which may read
+    them lazily, as :func:`read_frames` does); returns the names."""
     for name in VIDEOS:
         write_video(out / name, frames, fps)
     write_image(out / SHEET, contact_sheet(controls, frames))
