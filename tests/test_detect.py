@@ -299,7 +299,7 @@ def test_openpose_rejects_files_that_are_not_its_model(tmp_path):
     import torch
 
     (tmp_path / "text.pth").write_text("not weights")
-    with pytest.raises(DetectorError, match="text.pth: not a PyTorch weights file"):
+    with pytest.raises(DetectorError, match="text.pth: not readable as OpenPose body weights"):
         OpenPoseDetector(tmp_path / "text.pth")
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
     with pytest.raises(DetectorError, match="other.pth: not an OpenPose body model"):

@@ -105,7 +105,7 @@ def test_backbone_files_load_by_torchvision_keys_and_wrong_files_are_refused(tmp
 
     with pytest.raises(BackboneWeightsError, match="is not torchvision's vgg16"):
         load_backbone("vgg16", path)
-    with pytest.raises(BackboneWeightsError, match="does not exist"):
+    with pytest.raises(BackboneWeightsError, match="no such file \\(alexnet weights\\)"):
         load_backbone("alexnet", tmp_path / "missing.pth")
     with pytest.raises(ValueError, match="has no layer"):
         FeatureStack("alexnet", ["relu1_2"])

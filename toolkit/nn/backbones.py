@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import ToolkitError
+from ..weights import load_tensors
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -154,14 +155,7 @@ def load_backbone(
     """
     stack = FeatureStack(name, layers)
     path = Path(path)
-    if not path.is_file():
-        raise BackboneWeightsError(f"{name} weights file {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load raises many types for a bad file
-        raise BackboneWeightsError(
-            f"cannot read {path} as a state dict with torch.load(weights_only=True): {err}"
-        ) from None
+    state = load_tensors(path, what=f"{name} weights", error=BackboneWeightsError)
     if not isinstance(state, dict):
         raise BackboneWeightsError(f"{path} holds a {type(state).__name__}, not a state dict")
     if not any(key.startswith("features.") for key in state):

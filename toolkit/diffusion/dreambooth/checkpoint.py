@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ...errors import ToolkitError
+from ...weights import load_tensors
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -52,6 +53,15 @@ def checkpoint_steps(folder: Path) -> list[tuple[int, Path]]:
         if match and (path / STATE_FILE).is_file():
             found.append((int(match.group(1)), path))
     return sorted(found)
+
+
+def sweep_checkpoint_temporaries(folder: Path) -> list[Path]:
+    """Remove the ``.checkpoint-<step>.tmp`` and ``.old`` folders a run killed while saving left in
+    ``folder``; returns them. Call it on the main process before training starts."""
+    stale = sorted(folder.glob(".checkpoint-*.tmp")) + sorted(folder.glob(".checkpoint-*.old"))
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
 
 
 def resolve_resume(spec: str | None, folder: Path) -> Path | None:
@@ -174,13 +184,13 @@ def load_checkpoint(
     :class:`TrainingState` and the trainable tensors (for :func:`~.lora.load_trainable_state`)."""
     from safetensors.torch import load_file
 
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    for name, owner in (("optimizer", optimizer), ("scheduler", scheduler)):
+        owner.load_state_dict(load_tensors(path / f"{name}.pt", what=f"{name} state", error=CheckpointError))
     randoms = path / f"random_states_{accelerator.process_index}.pt"
     if not randoms.is_file():
         raise CheckpointError(
             f"{path} was saved by fewer processes than this run has ({accelerator.num_processes}); "
             "resume with the same number of processes"
         )
-    _set_random_states(torch.load(randoms, weights_only=True))
+    _set_random_states(load_tensors(randoms, what="random states", error=CheckpointError))
     return read_state(path), load_file(str(path / "lora_params.safetensors"))

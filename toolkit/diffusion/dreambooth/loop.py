@@ -41,7 +41,14 @@ from ..loading import lora_file
 from ..prompts import fill, load_template
 from ..subjects import LORA_FILE, Subject, SubjectRegistry
 from .card import write_model_card
-from .checkpoint import CHECKPOINTS_DIR, load_checkpoint, read_state, resolve_resume, save_checkpoint
+from .checkpoint import (
+    CHECKPOINTS_DIR,
+    load_checkpoint,
+    read_state,
+    resolve_resume,
+    save_checkpoint,
+    sweep_checkpoint_temporaries,
+)
 from .config import DreamBoothConfig
 from .data import BatchPlan, ExampleSet, class_photos, read_photos
 from .lora import export_kohya, load_trainable_state, save_lora, trainable_parameters, trainable_state
@@ -293,6 +300,8 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
     registry = SubjectRegistry.at(config.subjects_dir)
     folder = registry.folder(config.subject)
     checkpoints = folder / CHECKPOINTS_DIR
+    if accelerator.is_main_process:
+        sweep_checkpoint_temporaries(checkpoints)
     resume = resolve_resume(config.resume_from_checkpoint, checkpoints)
     if config.resume_from_checkpoint == "latest" and resume is None:
         accelerator.print(f"no checkpoint in {checkpoints} yet; starting a new run")

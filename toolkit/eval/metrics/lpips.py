@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ...nn.backbones import FeatureStack, load_backbone
+from ...weights import WeightsFileError, load_tensors
 from .base import Metric, MetricInputs, MetricKind, Score, batches, check_choice, to_tensor
 
 
@@ -95,8 +96,11 @@ class LPIPSNetwork(nn.Module):
 
 def read_heads(path: str | Path) -> list[torch.Tensor]:
     """The five ``lin{k}.model.1.weight`` tensors of an ``lpips`` v0.1 heads file, in layer order."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return [state[f"lin{k}.model.1.weight"] for k in range(5)]
+    state = load_tensors(path, what="LPIPS heads")
+    try:
+        return [state[f"lin{k}.model.1.weight"] for k in range(5)]
+    except (KeyError, TypeError):
+        raise WeightsFileError(f"{path}: not an LPIPS v0.1 heads file (no lin0 .. lin4 weights)") from None
 
 
 @lru_cache(maxsize=2)

@@ -133,13 +133,9 @@ class OpenPoseDetector(Detector):
 
 def _load_network(model_class: type, weights: Path, device: str) -> Any:
     """``bodypose_model`` with the weights in ``weights``, in eval mode on ``device``."""
-    import torch
+    from ...weights import load_tensors
 
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises pickle, zip and runtime errors alike for a bad file
-        detail = f"{type(err).__name__}: {err}".splitlines()[0]
-        raise DetectorError(f"{weights}: not a PyTorch weights file ({detail})") from None
+    state = load_tensors(weights, what="OpenPose body weights", error=DetectorError)
     network = model_class()
     expected = network.state_dict()
     if not isinstance(state, dict):
