@@ -95,3 +95,50 @@ def test_patn_csv_round_trips_with_its_dataset_presets(raw_openpose, tmp_path, c
     assert load_poses(csv, canvas=(176, 256)).canvas == (176, 256)
     assert main(["poses", "info", str(csv), "--canvas", "market", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["canvas"] == {"width": 64, "height": 128}
+
+
+BIKES = Path(__file__).parent / "data" / "bikes_openpose"  # see tests/data/make_bikes_openpose.py
+
+
+def _largest_people(folder: Path) -> list[np.ndarray | None]:
+    """Each frame's largest person (by keypoint bounding-box area) as ``(25, 3)``, or None."""
+    largest = []
+    for path in sorted(folder.glob("*_keypoints.json")):
+        people = [
+            np.array(p["pose_keypoints_2d"]).reshape(25, 3) for p in json.loads(path.read_text())["people"]
+        ]
+
+        def area(joints: np.ndarray) -> float:
+            xy = joints[joints[:, 2] > 0, :2]
+            return float(np.prod(xy.max(0) - xy.min(0)))
+
+        largest.append(max(people, key=area) if people else None)
+    return largest
+
+
+def test_real_openpose_output_goes_through_info_convert_and_generate_with_a_canvas(tmp_path, capsys):
+    """bikes.mp4 detections written as OpenPose writes them: BODY_25, no canvas, empty frames, and two
+    people in some frames. The person read is the large one, frame by frame."""
+    assert main(["poses", "info", str(BIKES)]) == 0
+    assert "48 frames" in capsys.readouterr().out
+    converted = tmp_path / "bikes.json"
+    assert main(["poses", "convert", str(BIKES), "--canvas", "640x272", "-o", str(converted)]) == 0
+    poses = load_poses(converted)
+    assert poses.canvas == (640, 272) and len(poses) == 48
+    largest = _largest_people(BIKES)
+    two = [t for t, f in enumerate(sorted(BIKES.iterdir())) if len(json.loads(f.read_text())["people"]) == 2]
+    assert sum(p is None for p in largest) == 15 and len(two) == 16  # the small one listed first
+    checked = 0
+    for t, person in enumerate(largest):
+        if person is None:
+            assert not poses.visible[t].any()  # an empty frame stays empty
+            continue
+        if person[0, 2] > 0:  # BODY_18's nose is BODY_25's
+            np.testing.assert_allclose(poses.keypoints[t, 0, :2], person[0, :2], atol=1e-3)
+            checked += t in two
+    assert checked >= 10  # frames where the small person, listed first, was passed over
+
+    out = tmp_path / "gen"
+    argv = ["generate", "--base", "tiny", "--poses", str(BIKES), "--canvas", "640x272", "--size", "64"]
+    assert main([*argv, "--steps", "1", "--batch", "8", "--no-progress", "-o", str(out)]) == 0
+    assert len(list((out / "frames").glob("*.png"))) == 48
