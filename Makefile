@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_generate.py
 	$(PY) scripts/bench_eval.py
 	$(PY) scripts/bench_baselines.py
+	$(PY) scripts/bench_memory.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check toolkit baselines tests scripts training
