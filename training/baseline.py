@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, command: list[str]) -> Path:
     """Train (or fit) the method as ``args`` say; returns the folder of the final method."""
-    from accelerate import Accelerator
+    from toolkit.nn.distributed import make_accelerator
 
     started = time.perf_counter()
     method_settings, option_values = settings_from(args)
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace, command: list[str]) -> Path:
     subject = int(args.subject) if args.subject is not None and args.subject.isdigit() else args.subject
     clips = None if args.clips is None else [c.strip() for c in args.clips.split(",") if c.strip()]
     data = load_subject_frames(args.data, subject, clips=clips)
-    accelerator = Accelerator()
+    accelerator = make_accelerator()
     output = args.output
     record = {
         "method": args.method,

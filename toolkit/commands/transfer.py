@@ -117,9 +117,9 @@ def transfer_to_folder(
     from baselines import get_baseline
 
     from ..data.media import (
+        FrameFiles,
         check_video_path,
         contact_sheet,
-        read_image,
         sheet_indices,
         write_image,
         write_video,
@@ -130,8 +130,8 @@ def transfer_to_folder(
     from ..errors import ToolkitError
     from ..manifest import MANIFEST_NAME, write_manifest
     from ..nn.io import saved_method_name
-    from ..pose.encode import render_openpose
     from ..pose.io import load_poses
+    from ..pose.skeleton_images import SkeletonImages
 
     started = time.perf_counter()
     folder, training = resolve_checkpoint(checkpoint)
@@ -163,15 +163,14 @@ def transfer_to_folder(
     render_start = time.perf_counter()
     count, written = _render_missing(model, (source_images, source_pose_seq), targets, frames_dir, previous)
     render_seconds = time.perf_counter() - render_start
-    frames = [read_image(frames_dir / FRAME_PATTERN.format(t)) for t in range(count)]
+    frames = FrameFiles([frames_dir / FRAME_PATTERN.format(t) for t in range(count)])  # read as needed
 
     # 2. Video and contact sheet.
     # In-between frames raise the frame rate so that the video keeps the poses' timing.
     rate = fps or targets.fps * max(len(frames) - 1, 1) / max(len(targets) - 1, 1)
     write_video(video_path, frames, rate)
     if len(frames) == len(targets):
-        skeletons = render_openpose(targets.keypoints, targets.width, targets.height)
-        sheet = skeletons_over_frames(skeletons, frames, sheet_frames)
+        sheet = skeletons_over_frames(SkeletonImages(targets), frames, sheet_frames)
     else:  # in-between frames have no pose of their own
         picks = sheet_indices(len(frames), sheet_frames)
         sheet = contact_sheet([frames[t] for t in picks], columns=len(picks), labels=[str(t) for t in picks])

@@ -194,9 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ToolkitError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(
-        f"{result.folder}: {result.steps} steps, final loss {result.losses[-1]:.4f}"
-        if result.losses
-        else f"{result.folder}: {result.steps} steps"
-    )
+    if result.main_process:
+        print(
+            f"{result.folder}: {result.steps} steps, final loss {result.losses[-1]:.4f}"
+            if result.losses
+            else f"{result.folder}: {result.steps} steps"
+        )
     return 0

@@ -130,17 +130,30 @@ class BatchPlan:
     random_flip: bool
 
     @property
+    def global_batch(self) -> int:
+        """Examples per micro-step over all processes."""
+        return self.batch_size * self.processes
+
+    @property
     def micro_steps_per_epoch(self) -> int:
-        return -(-self.length // (self.batch_size * self.processes))
+        return -(-self.length // self.global_batch)
+
+    def slots(self, process: int) -> range:
+        """The places of ``process``'s examples in the micro-step's global batch: every random draw of
+        an example is keyed by its place, so N processes of batch B draw what one process of batch N*B
+        draws."""
+        return range(process * self.batch_size, (process + 1) * self.batch_size)
 
     def indices(self, micro_step: int, process: int) -> tuple[np.ndarray, np.ndarray]:
         """``(B,)`` example indices (modulo ``length``) and ``(B,)`` flips for one process at one
         micro-step; a short last batch of an epoch wraps around to the epoch's first examples."""
         epoch, position = divmod(micro_step, self.micro_steps_per_epoch)
         order = seeded(self.seed, epoch).permutation(self.length)
-        start = (position * self.processes + process) * self.batch_size
+        start = position * self.global_batch + process * self.batch_size
         picked = order[np.arange(start, start + self.batch_size) % self.length]
-        flips = seeded(self.seed, micro_step, process, 1).random(self.batch_size) < 0.5
+        flips = np.array(
+            [seeded(self.seed, micro_step, slot, 1).random() < 0.5 for slot in self.slots(process)]
+        )
         return picked, flips & self.random_flip
 
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,7 +35,9 @@ import torch
 from ...atomic import write_bytes_atomic
 from ...data.media import list_images, write_image
 from ...errors import ToolkitError
+from ...locks import exclusive_folder
 from ...manifest import write_manifest
+from ...nn.distributed import make_accelerator
 from ...nn.train_log import open_logger
 from ...pose.proportions import BodyProportions
 from ..loading import lora_file
@@ -57,6 +60,9 @@ from .poses import detect_instance_poses, estimate_proportions, read_instance_po
 from .step import Trainer, encode_prompt
 from .validation import render_validation, save_grid, validation_controls
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_FILE = "samples/validation.png"
@@ -73,13 +79,14 @@ class TrainResult:
         folder: The subject folder.
         lora: Its ``pytorch_lora_weights.safetensors``.
         steps: Optimisation steps done in total (including those before a resume).
-        losses: Mean loss of each step this process ran.
+        losses: Mean loss of each step this process ran, over every process's examples.
         seconds: Wall time of the training steps alone (no validation, checkpoints or loading).
         proportions: Body proportions measured from the photos, if any.
         posed: How many instance photos train with pose conditioning.
         class_images_generated: Class images made by this run.
         kohya: The kohya export, if written.
         photos: The photos kept in the subject folder (paths relative to it).
+        main_process: Whether this process is the one that wrote the folder (and should report).
     """
 
     folder: Path
@@ -92,6 +99,7 @@ class TrainResult:
     class_images_generated: int = 0
     kohya: Path | None = None
     photos: tuple[str, ...] = ()
+    main_process: bool = True
 
     @property
     def steps_per_second(self) -> float:
@@ -290,15 +298,28 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
     Raises:
         ToolkitError / ValueError: bad input, in one line.
     """
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from tqdm import tqdm
-
-    accelerator = Accelerator(
+    accelerator = make_accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps, mixed_precision=config.mixed_precision
     )
     registry = SubjectRegistry.at(config.subjects_dir)
     folder = registry.folder(config.subject)
+    with ExitStack() as stack:
+        if accelerator.is_main_process:  # the one process that writes
+            stack.enter_context(exclusive_folder(folder, f"subject {config.subject!r}"))
+        return _train(config, accelerator, registry, folder, command)
+
+
+def _train(
+    config: DreamBoothConfig,
+    accelerator: Accelerator,
+    registry: SubjectRegistry,
+    folder: Path,
+    command: list[str] | None,
+) -> TrainResult:
+    """:func:`train` once the subject folder is this run's."""
+    from accelerate.utils import set_seed
+    from tqdm import tqdm
+
     checkpoints = folder / CHECKPOINTS_DIR
     if accelerator.is_main_process:
         sweep_checkpoint_temporaries(checkpoints)
@@ -363,6 +384,7 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
         proportions=proportions,
         posed=int(instances.posed.sum()),
         class_images_generated=made,
+        main_process=accelerator.is_main_process,
     )
 
     def validate(at: int) -> np.ndarray:

@@ -1,15 +1,16 @@
 """One optimisation micro-step: encode the photos to latents, noise them, predict the noise with the UNet
 (plus the frozen ControlNet's residuals for posed photos) and weigh the error.
 
-Every random draw of a micro-step comes from a generator seeded by ``(seed, micro_step, process)``, so
-the step's noise and timesteps follow from its number alone.
+Every random draw of an example comes from a generator seeded by ``(seed, micro_step, slot)``, its place
+in the micro-step's global batch (class examples after all instance examples), so the step's noise and
+timesteps follow from its number alone, and N processes of batch B train exactly as one of batch N*B.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -36,8 +37,12 @@ def encode_prompt(text_encoder: Any, tokenizer: Any, prompt: str, device: torch.
     return text_encoder(ids.to(device), return_dict=False)[0]
 
 
-def _step_generator(seed: int, micro_step: int, process: int) -> torch.Generator:
-    return torch.Generator("cpu").manual_seed(int(seeded(seed, micro_step, process, 2).integers(2**62)))
+def example_generators(seed: int, micro_step: int, slots: Iterable[int]) -> list[torch.Generator]:
+    """One CPU generator per example, for its posterior sample, noise and timestep."""
+    return [
+        torch.Generator("cpu").manual_seed(int(seeded(seed, micro_step, slot, 2).integers(2**62)))
+        for slot in slots
+    ]
 
 
 class Trainer:
@@ -83,7 +88,7 @@ class Trainer:
         """Optimisation step ``step`` (0-based): ``gradient_accumulation_steps`` micro-steps, each
         backpropagated; at the last, gradients are clipped to ``max_grad_norm`` and the
         ``accelerate``-prepared ``optimizer`` and ``lr_scheduler`` step (they skip the other micro-steps).
-        Returns the micro-steps' mean loss."""
+        Returns the micro-steps' mean loss over every process's examples."""
         accelerator, accumulation = self.accelerator, self.config.gradient_accumulation_steps
         losses = []
         for micro in range(accumulation):
@@ -95,8 +100,9 @@ class Trainer:
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
-            losses.append(float(loss.detach()))
-        return float(np.mean(losses))
+            losses.append(loss.detach())
+        # The loss of the global batch: every process's mean, averaged (what one process would log).
+        return float(accelerator.reduce(torch.stack(losses).mean(), reduction="mean"))
 
     def encode_prompts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(1, 77, D)`` embeddings of the instance and of the class prompt."""
@@ -109,7 +115,10 @@ class Trainer:
         whose MSE adds with weight ``prior_loss_weight``. Gradients flow to the adapters."""
         config, m = self.config, self.models
         process = self.accelerator.process_index
-        generator = _step_generator(seed, micro_step, process)
+        slots = list(plan.slots(process))
+        if self.classes is not None:
+            slots += [plan.global_batch + slot for slot in plan.slots(process)]
+        generators = example_generators(seed, micro_step, slots)
         indices, flips = plan.indices(micro_step, process)
         pixels, controls, posed = self.instances.batch(indices % len(self.instances), flips)
         count = len(indices)
@@ -119,13 +128,15 @@ class Trainer:
         pixels = pixels.to(self.device, m.weight_dtype)
         with torch.no_grad():
             latents = (
-                m.vae.encode(pixels).latent_dist.sample(generator=generator) * m.vae.config.scaling_factor
+                m.vae.encode(pixels).latent_dist.sample(generator=generators) * m.vae.config.scaling_factor
             )
         from diffusers.utils.torch_utils import randn_tensor
 
-        noise = randn_tensor(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
+        noise = randn_tensor(latents.shape, generator=generators, device=self.device, dtype=latents.dtype)
         steps = m.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, steps, (len(latents),), generator=generator).to(self.device)
+        timesteps = torch.cat([torch.randint(0, steps, (1,), generator=g) for g in generators]).to(
+            self.device
+        )
         noisy = m.noise_scheduler.add_noise(latents, noise, timesteps)
 
         instance_embeds, class_embeds = self.text_embeds or self.encode_prompts()

@@ -103,9 +103,9 @@ def _dataset(args: argparse.Namespace, resolution: int, *, control: bool, layout
 
 
 def _accelerator(args: argparse.Namespace) -> Accelerator:
-    from accelerate import Accelerator
+    from ...nn.distributed import make_accelerator
 
-    return Accelerator(mixed_precision=args.mixed_precision)
+    return make_accelerator(mixed_precision=args.mixed_precision)
 
 
 def _run(train: Callable[[], Path]) -> int:

@@ -1,0 +1,97 @@
+"""Training on several processes: real ranks on a CPU machine, one writer, and the same weights as one
+process with the same global batch (every random draw is keyed by the example's place in the global batch,
+not by the process)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from toolkit.data.mannequin import MannequinSpec, render_sequence
+from toolkit.data.media import write_image
+from toolkit.diffusion.dreambooth.cli import main as dreambooth_main
+from toolkit.diffusion.subjects import LORA_FILE
+from toolkit.locks import FolderLockedError, exclusive_folder
+from toolkit.pose.io import save_poses
+from toolkit.pose.motions import make_motion
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    poses = make_motion("walk", frames=4, width=64, height=64)
+    for i, frame in enumerate(render_sequence(MannequinSpec.sample(3), poses)):
+        write_image(folder / "photos" / f"{i}.png", frame.image)
+    save_poses(folder / "poses.json", poses)
+    return folder / "photos", folder / "poses.json"
+
+
+def dreambooth(photos: tuple[Path, Path], subjects: Path, batch: int) -> list[str]:
+    return [
+        str(ROOT / "training" / "dreambooth.py"), "--subject", "m", "--subjects-dir", str(subjects),
+        "--instance-dir", str(photos[0]), "--poses", str(photos[1]), "--base", "tiny", "--controlnet", "tiny",
+        "--resolution", "64", "--max-train-steps", "4", "--train-batch-size", str(batch),
+        "--learning-rate", "1e-3", "--checkpointing-steps", "100", "--validation-steps", "0",
+        "--validation-inference-steps", "1", "--validation-motions", "walk", "--seed", "0", "--no-progress",
+    ]  # fmt: skip
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_two_torchrun_ranks_train_the_lora_of_one_rank_with_the_same_global_batch(photos, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run([sys.executable, *dreambooth(photos, one, batch=2)])
+    ranks = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port())]
+    done = run([*ranks, *dreambooth(photos, two, batch=1)])
+
+    expected, got = load_file(one / "m" / LORA_FILE), load_file(two / "m" / LORA_FILE)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-5)
+    assert any(value.abs().max() > 1e-3 for value in expected.values())  # it trained: B moved off zero
+    # One writer and one report: a single summary line, and a loss log with one row per step whose loss
+    # is the global batch's, as the one-process run logs it.
+    assert done.stdout.count("steps, final loss") == 1
+    (log,) = (two / "m" / "logs").glob("*.csv")
+    (reference,) = (one / "m" / "logs").glob("*.csv")
+    losses = [
+        [float(row.split(",")[2]) for row in path.read_text().splitlines()[1:]] for path in (log, reference)
+    ]
+    assert len(losses[0]) == 4 and losses[0] == pytest.approx(losses[1], abs=1e-4)
+
+
+def test_a_second_writer_of_the_same_subject_is_refused_in_one_line(photos, tmp_path, capsys):
+    folder = tmp_path / "subjects" / "m"
+    with exclusive_folder(folder, "subject 'm'"):
+        argv = dreambooth(photos, tmp_path / "subjects", batch=1)[1:]
+        assert dreambooth_main(argv) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.count("\n") == 1 and f"subject 'm' {folder} is being written by process {os.getpid()}" in err
+        )
+        with pytest.raises(FolderLockedError), exclusive_folder(folder):
+            pass
+    with exclusive_folder(folder):  # released: the next writer gets it
+        pass
+    assert not (folder / LORA_FILE).exists()
