@@ -4,6 +4,7 @@ not by the process)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -95,3 +96,32 @@ def test_a_second_writer_of_the_same_subject_is_refused_in_one_line(photos, tmp_
     with exclusive_folder(folder):  # released: the next writer gets it
         pass
     assert not (folder / LORA_FILE).exists()
+
+
+def test_a_gan_baseline_on_two_ranks_writes_once_and_checkpoints_every_ranks_random_state(tmp_path, capsys):
+    from toolkit.cli import main
+
+    data = tmp_path / "synth"
+    assert main(["data", "synth", "--subjects", "1", "--motions", "walk", "--frames", "8", "--size", "64",
+                 "-o", str(data)]) == 0  # fmt: skip
+    out = tmp_path / "run"
+    script = [str(ROOT / "training" / "baseline.py"), "--method", "pix2pix-pose2pics", "--data", str(data),
+              "--subject", "0", "--set", "size=64", "--set", "base_channels=4", "--set", "disc_channels=4",
+              "--no-perceptual", "--steps", "2", "--batch-size", "1", "--log-every", "1", "--no-progress",
+              "--output", str(out)]  # fmt: skip
+    done = run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port()), *script])
+    assert done.stdout.count("wrote ") == 1
+    state = json.loads((out / "checkpoints" / "step_0000002" / "trainer.json").read_text())
+    assert len(state["rng"]) == 2  # one entry per rank
+    (log,) = (out / "logs").glob("*.csv")
+    assert [row.split(",")[0] for row in log.read_text().splitlines()[1:]] == ["1", "2"]
+
+    # Resuming needs the same number of processes, since each continues its own random streams.
+    resumed = subprocess.run(
+        [sys.executable, *script[:-1], str(out), "--steps", "3", "--resume", "latest"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert (
+        resumed.returncode == 2
+        and "saved by 2 process(es); resume with the same number, not 1" in resumed.stderr
+    )

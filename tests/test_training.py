@@ -85,7 +85,8 @@ def test_outputs_checkpoints_and_logs(subject: baselines.SubjectFrames, tmp_path
     assert state["step"] == 6 and state["method"] == "pix2pix-pose2pics"
     assert state["optimizers"]["generator"]["param_groups"][0]["betas"] == [0.5, 0.999]
     tensors = load_file(str(result.checkpoint / "trainer.safetensors"))
-    assert {"rng/torch"} < set(tensors) and any(k.startswith("model/discriminator/") for k in tensors)
+    assert any(k.startswith("model/discriminator/") for k in tensors)
+    assert len(state["rng"]) == 1 and set(state["rng"][0]) >= {"python", "numpy", "torch"}  # one per rank
     assert any(k.startswith("optim/generator/") and k.endswith("exp_avg") for k in tensors)
     # The checkpoint loads for inference as it is.
     loaded = Pix2PixPose2Pics.load(result.checkpoint)

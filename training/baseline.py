@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -151,7 +152,9 @@ def run(args: argparse.Namespace, command: list[str]) -> Path:
 
     if isinstance(method, Trainable):
         result = train(method, data, options, accelerator)  # type: ignore[arg-type]
-        summary = {"steps": result.step, "resumed_from": result.start_step, "losses": result.losses}
+        # A loss a phase does not compute is NaN (posewarp's G in its warm-up); JSON has no NaN: null.
+        losses = {name: value if math.isfinite(value) else None for name, value in result.losses.items()}
+        summary = {"steps": result.step, "resumed_from": result.start_step, "losses": losses}
     else:
         method.fit(data, method_settings, accelerator)
         summary = {"steps": 0}

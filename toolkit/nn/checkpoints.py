@@ -1,8 +1,9 @@
 """Training checkpoints of :func:`toolkit.nn.trainer.train`: written atomically, restored exactly.
 
 A checkpoint ``OUT/checkpoints/step_0000100/`` holds what the method's ``save`` writes (so it loads for
-inference as it is) plus ``trainer.safetensors`` (every model's state, optimizer tensors, torch RNG) and
-``trainer.json`` (step, optimizer settings, Python and NumPy RNG states, method config). It is written
+inference as it is) plus ``trainer.safetensors`` (every model's state, optimizer tensors) and
+``trainer.json`` (step, optimizer settings, method config, and the Python, NumPy and torch RNG states of
+every process, one entry per rank, so a resumed run continues each rank's streams). It is written
 into a hidden temporary folder and renamed into place, and ``checkpoints/latest`` names it only then, so a
 run killed at any moment leaves the previous checkpoint intact.
 """
@@ -35,10 +36,16 @@ STATE_JSON = "trainer.json"
 
 
 def save_checkpoint(
-    output: Path, step: int, method: Trainable, setup: TrainingSetup, options: TrainOptions
+    output: Path,
+    step: int,
+    method: Trainable,
+    setup: TrainingSetup,
+    options: TrainOptions,
+    rng_states: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``output/checkpoints/step_{step:07d}`` atomically, point ``latest`` at it, and delete all but
-    the ``keep_checkpoints`` newest; returns its path."""
+    the ``keep_checkpoints`` newest; returns its path. ``rng_states``: :func:`rng_state` of every process
+    in rank order (default: this process's alone)."""
     root = output / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:07d}"
@@ -53,7 +60,7 @@ def save_checkpoint(
             "method_config": dataclasses.asdict(method.config),
             "options": dataclasses.asdict(options),
             "optimizers": optimizer_state,
-            "rng": {"python": _python_rng_state(), "numpy": _numpy_rng_state()},
+            "rng": rng_states if rng_states is not None else [rng_state()],
         }
         write_json_atomic(staging / STATE_JSON, state)
         if final.exists():
@@ -79,12 +86,15 @@ def latest_checkpoint(output: str | Path) -> Path | None:
     return path if (path / STATE_JSON).is_file() else None
 
 
-def load_checkpoint(path: str | Path, method: Trainable, setup: TrainingSetup) -> int:
-    """Restore models, optimizers and RNG states from the checkpoint ``path`` into ``setup``; returns its
-    step.
+def load_checkpoint(
+    path: str | Path, method: Trainable, setup: TrainingSetup, rank: int = 0, world: int = 1
+) -> int:
+    """Restore models, optimizers and this process's RNG states (rank ``rank`` of ``world``) from the
+    checkpoint ``path`` into ``setup``; returns its step.
 
     Raises:
-        CheckpointError: not a checkpoint, or one of another method or config.
+        CheckpointError: not a checkpoint, one of another method or config, or one saved by another
+            number of processes.
     """
     path = Path(path)
     try:
@@ -106,13 +116,11 @@ def load_checkpoint(path: str | Path, method: Trainable, setup: TrainingSetup) -
         model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
     for name, optimizer in setup.optimizers.items():
         optimizer.load_state_dict(_optimizer_state_dict(name, state["optimizers"][name], tensors))
-    random.setstate(_python_state_from_json(state["rng"]["python"]))
-    np.random.set_state(_numpy_state_from_json(state["rng"]["numpy"]))  # noqa: NPY002
-    torch.set_rng_state(tensors["rng/torch"])
-    if torch.cuda.is_available():
-        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng/cuda/")]
-        if cuda_states:
-            torch.cuda.set_rng_state_all(cuda_states)
+    if len(state["rng"]) != world:
+        raise CheckpointError(
+            f"{path} was saved by {len(state['rng'])} process(es); resume with the same number, not {world}"
+        )
+    set_rng_state(state["rng"][rank])
     return int(state["step"])
 
 
@@ -149,11 +157,28 @@ def _training_tensors(setup: TrainingSetup) -> tuple[dict[str, torch.Tensor], di
             "indices": [str(i) for i in state["state"]],
             "plain": plain,
         }
-    tensors["rng/torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        for i, rng in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng/cuda/{i:02d}"] = rng
     return tensors, json.loads(json.dumps(optimizers))
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's Python, NumPy, torch CPU and CUDA generator states, JSON-ready."""
+    state: dict[str, Any] = {
+        "python": _python_rng_state(),
+        "numpy": _numpy_rng_state(),
+        "torch": torch.get_rng_state().tolist(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = [rng.tolist() for rng in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    random.setstate(_python_state_from_json(state["python"]))
+    np.random.set_state(_numpy_state_from_json(state["numpy"]))  # noqa: NPY002
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    if torch.cuda.is_available() and state.get("cuda"):
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
 
 
 def _optimizer_state_dict(name: str, saved: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict:

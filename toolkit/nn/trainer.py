@@ -22,6 +22,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -34,7 +35,8 @@ from tqdm import tqdm
 
 from ..checks import check_count
 from ..data.media import write_image
-from .checkpoints import load_checkpoint, resume_from, save_checkpoint
+from ..locks import exclusive_folder
+from .checkpoints import load_checkpoint, resume_from, rng_state, save_checkpoint
 from .train_log import LOGGERS, open_logger
 
 if TYPE_CHECKING:
@@ -262,11 +264,22 @@ def train(
     """
     accelerator = accelerator or SingleProcess(options.mixed_precision)
     output = None if options.output_dir is None else Path(options.output_dir)
+    with ExitStack() as stack:
+        if output is not None and accelerator.is_main_process:  # the one process that writes
+            stack.enter_context(exclusive_folder(output, "run folder"))
+        return _train(method, train_data, options, accelerator, output)
+
+
+def _train(
+    method: Trainable, train_data: SubjectFrames, options: TrainOptions, accelerator: Any, output: Path | None
+) -> TrainResult:
+    """:func:`train` once the output folder is this run's."""
     seed_everything(options.seed)
     setup = method.training_setup(train_data, accelerator.device)
 
     checkpoint = resume_from(output, options.resume)
-    start = 0 if checkpoint is None else load_checkpoint(checkpoint, method, setup)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    start = 0 if checkpoint is None else load_checkpoint(checkpoint, method, setup, rank, world)
     if start >= options.steps:
         return TrainResult(start, start, 0.0, {}, checkpoint)
 
@@ -308,23 +321,46 @@ def train(
             batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in batch.items()}
             context = StepContext(step, options.steps, models, optimizers, accelerator.backward)
             with accelerator.autocast():
-                losses = method.training_step(batch, context)
+                losses = _global_mean(method.training_step(batch, context), accelerator)
             bar.update(1)
             if step % options.log_every == 0 or step == options.steps:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
                 if log is not None:
                     log.write(step, time.perf_counter() - started, losses)
-            if output is None or not accelerator.is_main_process:
+            if output is None:
+                continue
+            checkpointing = step % options.checkpoint_every == 0 or step == options.steps
+            # Every process's RNG goes into the checkpoint (a collective: all processes take part).
+            rng_states = _every_rank(rng_state(), accelerator) if checkpointing else None
+            if not accelerator.is_main_process:
                 continue
             if step % options.sample_every == 0 or step == options.steps:
                 grid = _sample(method, preview, accelerator.device)
                 write_image(output / SAMPLES_DIR / f"step_{step:07d}.png", grid)
-            if step % options.checkpoint_every == 0 or step == options.steps:
-                saved = save_checkpoint(output, step, method, setup, options)
+            if checkpointing:
+                saved = save_checkpoint(output, step, method, setup, options, rng_states)
     if log is not None:
         log.close()
     accelerator.wait_for_everyone()
     return TrainResult(options.steps, start, time.perf_counter() - started, losses, saved)
+
+
+def _global_mean(losses: dict[str, float], accelerator: Any) -> dict[str, float]:
+    """Each loss averaged over the processes: the loss of the global batch, what one process logs."""
+    if accelerator.num_processes == 1 or not losses:
+        return losses
+    values = torch.tensor(list(losses.values()), dtype=torch.float64, device=accelerator.device)
+    means = accelerator.reduce(values, reduction="mean").tolist()
+    return dict(zip(losses, means, strict=True))
+
+
+def _every_rank(value: dict[str, Any], accelerator: Any) -> list[dict[str, Any]]:
+    """``value`` of every process, in rank order (on every process)."""
+    if accelerator.num_processes == 1:
+        return [value]
+    from accelerate.utils import gather_object
+
+    return gather_object([value])
 
 
 def _preview_batch(dataset: Dataset, count: int = 4) -> dict[str, Any]:
