@@ -1,7 +1,7 @@
 """The diffusion path as a pose-transfer method: DreamBooth/LoRA on Stable Diffusion, rendered through an
 OpenPose ControlNet, so the evaluation harness can score it beside the GAN baselines.
 
-Nothing here trains or samples by itself; the method only translates the :class:`~baselines.Baseline`
+Nothing here trains or samples by itself; the method only translates the :class:`~toolkit.methods.Baseline`
 protocol into the toolkit's own diffusion jobs:
 
 - ``fit`` writes the subject's frames as PNG files with their exact poses as a pose file (so no detector
@@ -37,6 +37,7 @@ import numpy as np
 from toolkit.checks import check_count, check_number
 from toolkit.data.datasets import Letterbox, letterbox_frames
 from toolkit.data.media import write_image
+from toolkit.data.subject import SubjectFrames
 from toolkit.diffusion.consistency import DEFAULT_CONSISTENCY, consistency
 from toolkit.diffusion.controls import SIZE_MULTIPLE
 from toolkit.diffusion.dreambooth.checkpoint import CHECKPOINTS_DIR
@@ -49,11 +50,10 @@ from toolkit.diffusion.prompts import fill, load_template
 from toolkit.diffusion.reference import DEFAULT_FIDELITY
 from toolkit.diffusion.subjects import DEFAULT_CONTROLNET, SUBJECT_FILE, Subject, SubjectError
 from toolkit.errors import ToolkitError
+from toolkit.methods import register_method
 from toolkit.nn.io import CONFIG_NAME, CheckpointError, config_from_dict, read_method, write_method
 from toolkit.pose.io import save_poses
 from toolkit.pose.sequence import PoseSequence
-
-from . import SubjectFrames, register_baseline
 
 SUBJECTS_DIR = "subjects"
 DEFAULT_SUBJECT = "subject"
@@ -211,7 +211,7 @@ def _ceil_to_multiple(value: int) -> int:
     return -(-value // SIZE_MULTIPLE) * SIZE_MULTIPLE
 
 
-@register_baseline("diffusion")
+@register_method("diffusion")
 class DiffusionTransfer:
     """A subject learnt by DreamBooth/LoRA, rendered in new poses through an OpenPose ControlNet.
 

@@ -25,13 +25,13 @@ import torch
 from toolkit.checks import check_count, check_number
 from toolkit.data.datasets import Letterbox
 from toolkit.data.flow import FLOW_METHODS, interpolate_frames
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
+from toolkit.methods import register_method
 from toolkit.nn.io import config_from_dict, read_method, write_method
 from toolkit.pose.io import load_poses, save_poses
 from toolkit.pose.match import FEATURES, pose_distances, threshold_matches
 from toolkit.pose.sequence import PoseSequence
-
-from . import SubjectFrames, register_baseline
 
 POSES_NAME = "poses.json"
 
@@ -115,7 +115,7 @@ def insert_inbetweens(frames: np.ndarray, count: int, flow_method: str = "dis") 
 # ---- the method ---------------------------------------------------------------------------------------
 
 
-@register_baseline("knn")
+@register_method("knn")
 class KnnRetrieval:
     """Nearest-pose retrieval from the subject's own frames, with frame thresholding.
 

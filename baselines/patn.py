@@ -46,6 +46,8 @@ from torch.utils.data import Dataset
 from toolkit.checks import check_count
 from toolkit.data.datasets import Letterbox, image_to_tensor, tensor_to_images
 from toolkit.data.media import grid
+from toolkit.data.subject import SubjectFrames
+from toolkit.methods import register_method
 from toolkit.nn.init import init_weights
 from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
@@ -56,7 +58,6 @@ from toolkit.pose.encode import gaussian_heatmaps
 from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import BODY_18
 
-from . import SubjectFrames, register_baseline
 from ._generator import OneGenerator
 
 JOINTS = BODY_18.num_joints
@@ -345,7 +346,7 @@ class SourceTargetPairs(Dataset):
 # ---- the method ---------------------------------------------------------------------------------------
 
 
-@register_baseline("patn")
+@register_method("patn")
 class Patn(OneGenerator[PatnGenerator]):
     """PATN: renders the person of a source image in target poses.
 

@@ -50,6 +50,8 @@ from toolkit.data.datasets import (
     tensor_to_images,
 )
 from toolkit.data.media import grid
+from toolkit.data.subject import SubjectFrames
+from toolkit.methods import register_method
 from toolkit.nn.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from toolkit.nn.init import init_weights
 from toolkit.nn.io import config_from_dict
@@ -60,7 +62,6 @@ from toolkit.nn.unet import UNetGenerator, unet_generator
 from toolkit.pose.match import FEATURES, nearest
 from toolkit.pose.sequence import PoseSequence
 
-from . import SubjectFrames, register_baseline
 from ._generator import OneGenerator
 
 # pix2pix's U-Net for each image size: the depth that brings it to 1x1 at the bottleneck.
@@ -409,7 +410,7 @@ def _visible(inputs: torch.Tensor) -> np.ndarray:
     return tensor_to_images(inputs.amax(1, keepdim=True).expand(-1, 3, -1, -1))
 
 
-@register_baseline("pix2pix-pose2pics")
+@register_method("pix2pix-pose2pics")
 class Pix2PixPose2Pics(_Pix2Pix):
     """pix2pix from a pose rendering (``encoding``) to the subject's frame.
 
@@ -438,7 +439,7 @@ class Pix2PixPose2Pics(_Pix2Pix):
         return self._render(inputs, box)
 
 
-@register_baseline("pix2pix-pics2pics")
+@register_method("pix2pix-pics2pics")
 class Pix2PixPics2Pics(_Pix2Pix):
     """pix2pix from an image of person A (the ``driver``) to the same moment of subject B.
 

@@ -40,6 +40,8 @@ from torch.utils.data import Dataset
 from toolkit.checks import check_count
 from toolkit.data.datasets import Letterbox, image_to_tensor, letterbox_frames, tensor_to_images
 from toolkit.data.media import grid
+from toolkit.data.subject import SubjectFrames
+from toolkit.methods import register_method
 from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
 from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import PerceptualWeightsError, gan_loss
@@ -49,7 +51,6 @@ from toolkit.pose.encode import gaussian_heatmaps, posewarp_limb_masks
 from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import MPII_14, UPPER_BODY_7
 
-from . import SubjectFrames, register_baseline
 from ._generator import OneGenerator
 
 # Each layout's limbs as warp point sets, in the channel order of ``posewarp_limb_masks``.
@@ -795,7 +796,7 @@ def _inputs(batch: dict[str, torch.Tensor]) -> PosewarpInputs:
     return PosewarpInputs(**{f.name: batch[f.name] for f in fields(PosewarpInputs)})
 
 
-@register_baseline("posewarp")
+@register_method("posewarp")
 class Posewarp(_Posewarp):
     """posewarp on its 14 MPII joints and 10 limbs.
 
@@ -807,7 +808,7 @@ class Posewarp(_Posewarp):
     DEFAULT_LAYOUT: ClassVar[str] = "mpii_14"
 
 
-@register_baseline("posewarp-upper")
+@register_method("posewarp-upper")
 class PosewarpUpper(_Posewarp):
     """posewarp on 7 upper-body joints and 5 limbs (head, two bones per arm), for head-and-shoulders
     footage.

@@ -52,7 +52,9 @@ from toolkit.data.datasets import (
     tensor_to_images,
 )
 from toolkit.data.media import grid
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
+from toolkit.methods import register_method
 from toolkit.nn.init import init_weights
 from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
@@ -62,8 +64,6 @@ from toolkit.pose.motions import MOTIONS, make_motion
 from toolkit.pose.ops import AugmentConfig, augment_poses
 from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import BODY_18
-
-from . import SubjectFrames, register_baseline
 
 NUM_LIMBS = len(BODY_18.limbs)
 
@@ -336,7 +336,7 @@ class WindowDataset(Dataset):
 # ---- the method ---------------------------------------------------------------------------------------
 
 
-@register_baseline("two-stage")
+@register_method("two-stage")
 class TwoStage:
     """Ren et al.'s two-stage pose-to-video network, trained on one subject.
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import Baseline, SubjectFrames, get_baseline
 from baselines.diffusion import DiffusionConfig, DiffusionTransfer
 from toolkit.data.datasets import mannequin_frames
 from toolkit.data.media import write_image
+from toolkit.data.subject import SubjectFrames
 from toolkit.diffusion.dreambooth.cli import main as dreambooth_main
 from toolkit.diffusion.subjects import LORA_FILE, SUBJECT_FILE
 from toolkit.errors import ToolkitError
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.io import CheckpointError, config_from_dict
 from toolkit.pose.io import save_poses
 from toolkit.pose.motions import make_motion
@@ -60,7 +61,7 @@ def rendered(fitted: DiffusionTransfer, subject: SubjectFrames, targets) -> np.n
 
 
 def test_registered_with_defaults_for_the_mini_model() -> None:
-    assert get_baseline("diffusion") is DiffusionTransfer
+    assert get_method("diffusion") is DiffusionTransfer
     assert isinstance(DiffusionTransfer(), Baseline)
     config = DiffusionConfig()
     assert (config.base, config.controlnet, config.template, config.class_noun) == (

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-import baselines
-from baselines import Baseline, get_baseline
 from baselines.knn import KnnConfig, KnnRetrieval, insert_inbetweens
 from toolkit.data.datasets import mannequin_frames
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.io import CheckpointError
 from toolkit.pose.match import count_switches
 from toolkit.pose.sequence import PoseSequence
 
 
 @pytest.fixture(scope="module")
-def bank() -> baselines.SubjectFrames:
+def bank() -> SubjectFrames:
     return mannequin_frames(3, motions=("walk", "wave"), frames=16, size=48)
 
 
@@ -36,11 +36,11 @@ def _slow_noisy(poses: PoseSequence, repeat: int, jitter: float, seed: int = 0) 
 
 
 def test_registered_and_follows_the_protocol() -> None:
-    assert get_baseline("knn") is KnnRetrieval
+    assert get_method("knn") is KnnRetrieval
     assert isinstance(KnnRetrieval(), Baseline)
 
 
-def test_exact_poses_retrieve_their_own_frames(bank: baselines.SubjectFrames) -> None:
+def test_exact_poses_retrieve_their_own_frames(bank: SubjectFrames) -> None:
     method = KnnRetrieval({"lam": 0.0})
     method.fit(bank)
     order = np.array([5, 20, 3, 31, 3])
@@ -49,13 +49,13 @@ def test_exact_poses_retrieve_their_own_frames(bank: baselines.SubjectFrames) ->
     np.testing.assert_array_equal(frames, bank.images[order])
 
 
-def test_position_feature_also_retrieves_exact_poses(bank: baselines.SubjectFrames) -> None:
+def test_position_feature_also_retrieves_exact_poses(bank: SubjectFrames) -> None:
     method = KnnRetrieval(KnnConfig(feature="position", lam=0.0))
     method.fit(bank)
     np.testing.assert_array_equal(method.retrieve(bank.poses[[7, 25]]), [7, 25])
 
 
-def test_thresholding_switches_less_than_plain_nearest_neighbour(bank: baselines.SubjectFrames) -> None:
+def test_thresholding_switches_less_than_plain_nearest_neighbour(bank: SubjectFrames) -> None:
     target = _slow_noisy(bank.poses[:16], repeat=4, jitter=1.0)
     plain, thresholded = KnnRetrieval({"lam": 0.0}), KnnRetrieval({"lam": 0.003})
     plain.fit(bank)
@@ -67,7 +67,7 @@ def test_thresholding_switches_less_than_plain_nearest_neighbour(bank: baselines
     assert len(np.unique(thresholded.retrieve(target))) >= 8
 
 
-def test_flow_smoothing_keeps_keyframes_and_moves_between_them(bank: baselines.SubjectFrames) -> None:
+def test_flow_smoothing_keeps_keyframes_and_moves_between_them(bank: SubjectFrames) -> None:
     method = KnnRetrieval({"lam": 0.0, "smoothing": "flow"})
     method.fit(bank)
     # Picks 0,0,0,4,4,4: keyframes sit at frames 1 and 4, frames 2 and 3 are interpolated.
@@ -83,7 +83,7 @@ def test_flow_smoothing_keeps_keyframes_and_moves_between_them(bank: baselines.S
     assert 0 < change < np.abs(bank.images[4].astype(int) - bank.images[0]).mean()
 
 
-def test_inbetweens_for_sparse_targets(bank: baselines.SubjectFrames) -> None:
+def test_inbetweens_for_sparse_targets(bank: SubjectFrames) -> None:
     method = KnnRetrieval({"lam": 0.0, "inbetweens": 2})
     method.fit(bank)
     frames = method.transfer(bank.images[:1], bank.poses[:1], bank.poses[[0, 4, 4]])
@@ -93,7 +93,7 @@ def test_inbetweens_for_sparse_targets(bank: baselines.SubjectFrames) -> None:
     assert insert_inbetweens(bank.images[:1], 3).shape == (1, 48, 48, 3)
 
 
-def test_other_canvas_is_letterboxed(bank: baselines.SubjectFrames) -> None:
+def test_other_canvas_is_letterboxed(bank: SubjectFrames) -> None:
     method = KnnRetrieval({"lam": 0.0})
     method.fit(bank)
     target = bank.poses[[2]].fit_to_canvas(96, 64)
@@ -103,7 +103,7 @@ def test_other_canvas_is_letterboxed(bank: baselines.SubjectFrames) -> None:
     np.testing.assert_array_equal(frames[0, :, :24], np.repeat(frames[0, :, 24:25], 24, axis=1))
 
 
-def test_save_and_load_give_identical_outputs(bank: baselines.SubjectFrames, tmp_path: Path) -> None:
+def test_save_and_load_give_identical_outputs(bank: SubjectFrames, tmp_path: Path) -> None:
     method = KnnRetrieval({"feature": "position", "lam": 0.002, "smoothing": "flow"})
     method.fit(bank)
     method.save(tmp_path)
@@ -119,7 +119,7 @@ def test_save_and_load_give_identical_outputs(bank: baselines.SubjectFrames, tmp
     )
 
 
-def test_errors(bank: baselines.SubjectFrames, tmp_path: Path) -> None:
+def test_errors(bank: SubjectFrames, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="KnnConfig has no setting 'lambda'"):
         KnnRetrieval({"lambda": 1})
     with pytest.raises(ValueError, match="unknown feature 'pixels'"):

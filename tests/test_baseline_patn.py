@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import baselines
-from baselines import Baseline, get_baseline
 from baselines.patn import (
     PERCEPTUAL_LAYERS,
     Patn,
@@ -23,8 +21,10 @@ from baselines.patn import (
 )
 from toolkit.data.datasets import mannequin_frames
 from toolkit.data.media import write_image
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
 from toolkit.eval.benchmarks.patn_pairs import PATN_BENCHMARKS
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.backbones import FeatureStack
 from toolkit.nn.losses import PerceptualWeightsError
 from toolkit.nn.trainer import StepContext, TrainOptions, train
@@ -39,19 +39,19 @@ def count(module: torch.nn.Module) -> int:
 
 
 @pytest.fixture(scope="module")
-def subject() -> baselines.SubjectFrames:
+def subject() -> SubjectFrames:
     return mannequin_frames(1, motions=("walk",), frames=8, size=64)
 
 
 @pytest.fixture(scope="module")
-def patn(subject: baselines.SubjectFrames) -> Patn:
+def patn(subject: SubjectFrames) -> Patn:
     method = Patn(FIT)
     method.fit(subject, FIT)
     return method
 
 
 def test_registered_with_the_originals_per_dataset_settings() -> None:
-    assert get_baseline("patn") is Patn and isinstance(Patn(), Baseline)
+    assert get_method("patn") is Patn and isinstance(Patn(), Baseline)
     market, fashion = PatnConfig(), PatnConfig(dataset="deepfashion")
     assert (market.height, market.width, market.norm, market.gan_loss) == (128, 64, "batch", "vanilla")
     assert (market.l1_weight, market.perceptual_weight, market.gan_weight) == (10.0, 10.0, 5.0)
@@ -102,7 +102,7 @@ def test_shapes_and_attention_at_each_datasets_canvas(dataset: str) -> None:
     assert d["d_pp"](torch.cat([out, image], 1)).shape == (2, 16, h // 4, w // 4)
 
 
-def test_pairs_draw_another_frame_reproducibly(subject: baselines.SubjectFrames) -> None:
+def test_pairs_draw_another_frame_reproducibly(subject: SubjectFrames) -> None:
     pairs = SourceTargetPairs(subject, 64, 128)
     item = pairs[(3, 11)]
     assert item["source"].shape == (3, 128, 64) and item["target_pose"].shape == (18, 128, 64)
@@ -113,7 +113,7 @@ def test_pairs_draw_another_frame_reproducibly(subject: baselines.SubjectFrames)
     assert torch.equal(pairs[3]["source"], pairs[7]["target"])  # the clean sample: half the dataset away
 
 
-def test_fit_of_three_steps_trains_and_transfers(subject: baselines.SubjectFrames, patn: Patn) -> None:
+def test_fit_of_three_steps_trains_and_transfers(subject: SubjectFrames, patn: Patn) -> None:
     untrained = build_generator(patn.config)
     assert any(
         not torch.equal(a, b)
@@ -128,9 +128,7 @@ def test_fit_of_three_steps_trains_and_transfers(subject: baselines.SubjectFrame
     assert patn.transfer(subject.images[:1], subject.poses[:1], wide).shape == (2, 48, 96, 3)
 
 
-def test_save_and_load_give_identical_outputs(
-    subject: baselines.SubjectFrames, patn: Patn, tmp_path: Path
-) -> None:
+def test_save_and_load_give_identical_outputs(subject: SubjectFrames, patn: Patn, tmp_path: Path) -> None:
     patn.save(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors"}
     loaded = Patn.load(tmp_path)
@@ -142,9 +140,7 @@ def test_save_and_load_give_identical_outputs(
     )
 
 
-def test_patn_csv_and_pairs_feed_transfer(
-    subject: baselines.SubjectFrames, patn: Patn, tmp_path: Path
-) -> None:
+def test_patn_csv_and_pairs_feed_transfer(subject: SubjectFrames, patn: Patn, tmp_path: Path) -> None:
     frames = mannequin_frames(2, subject.poses[:3].fit_to_canvas(64, 128))
     names = ["0007_c1s1_000001_01.jpg", "0007_c2s1_000002_01.jpg", "0009_c1s1_000003_01.jpg"]
     (tmp_path / "test").mkdir()
@@ -170,7 +166,7 @@ def test_patn_csv_and_pairs_feed_transfer(
     assert rendered.shape == clip.truth.shape == (1, 128, 64, 3)
 
 
-def test_resumes_from_the_right_step(subject: baselines.SubjectFrames, tmp_path: Path) -> None:
+def test_resumes_from_the_right_step(subject: SubjectFrames, tmp_path: Path) -> None:
     options = {"steps": 3, "batch_size": 2, "output_dir": str(tmp_path), "checkpoint_every": 2,
                "sample_every": 3, "progress": False, "logger": "csv"}  # fmt: skip
     train(Patn(TINY), subject, TrainOptions(**{**options, "steps": 2}))
@@ -183,9 +179,7 @@ def test_resumes_from_the_right_step(subject: baselines.SubjectFrames, tmp_path:
     assert (tmp_path / "samples" / "step_0000003.png").is_file()
 
 
-def test_perceptual_term_needs_weights_and_uses_relu1_2(
-    subject: baselines.SubjectFrames, tmp_path: Path
-) -> None:
+def test_perceptual_term_needs_weights_and_uses_relu1_2(subject: SubjectFrames, tmp_path: Path) -> None:
     config = {**FIT, "perceptual_weight": 10.0}
     with pytest.raises(PerceptualWeightsError, match="--no-perceptual"):
         Patn(config).fit(subject, config)
@@ -201,7 +195,7 @@ def test_perceptual_term_needs_weights_and_uses_relu1_2(
     assert set(losses) == {"g_gan", "g_l1", "g_vgg", "d_pp", "d_pb"} and losses["g_vgg"] > 0
 
 
-def test_config_errors(subject: baselines.SubjectFrames) -> None:
+def test_config_errors(subject: SubjectFrames) -> None:
     with pytest.raises(ValueError, match="unknown dataset 'lsp'"):
         PatnConfig(dataset="lsp")
     with pytest.raises(ValueError, match="multiples of 4"):

@@ -12,8 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-import baselines
-from baselines import Baseline, get_baseline
 from baselines.pix2pix import Driver, Pix2PixConfig, Pix2PixPics2Pics, Pix2PixPose2Pics
 from toolkit.data.datasets import (
     Augmentation,
@@ -24,8 +22,10 @@ from toolkit.data.datasets import (
     load_subject_frames,
     mannequin_frames,
 )
+from toolkit.data.subject import SubjectFrames
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
 from toolkit.errors import ToolkitError
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.backbones import FeatureStack
 from toolkit.nn.losses import PerceptualWeightsError
 from toolkit.nn.trainer import StepContext, TrainOptions, train
@@ -36,7 +36,7 @@ FIT = {**TINY, "steps": 3, "batch_size": 2, "progress": False}
 
 
 @pytest.fixture(scope="module")
-def subject() -> baselines.SubjectFrames:
+def subject() -> SubjectFrames:
     return mannequin_frames(1, motions=("walk",), frames=8, size=64)
 
 
@@ -48,15 +48,15 @@ def driver_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pose2pics(subject: baselines.SubjectFrames) -> Pix2PixPose2Pics:
+def pose2pics(subject: SubjectFrames) -> Pix2PixPose2Pics:
     method = Pix2PixPose2Pics(FIT)
     method.fit(subject, FIT)
     return method
 
 
 def test_registered_with_the_papers_defaults() -> None:
-    assert get_baseline("pix2pix-pose2pics") is Pix2PixPose2Pics
-    assert get_baseline("pix2pix-pics2pics") is Pix2PixPics2Pics
+    assert get_method("pix2pix-pose2pics") is Pix2PixPose2Pics
+    assert get_method("pix2pix-pics2pics") is Pix2PixPics2Pics
     assert isinstance(Pix2PixPose2Pics(), Baseline) and isinstance(Pix2PixPics2Pics(), Baseline)
     c = Pix2PixConfig()
     assert (c.l1_weight, c.lr, c.beta1, c.beta2, c.dropout) == (100.0, 2e-4, 0.5, 0.999, 0.5)
@@ -72,9 +72,7 @@ def test_registered_with_the_papers_defaults() -> None:
         assert Pix2PixPose2Pics({"size": size, "base_channels": 1}).build_generator().depth == depth
 
 
-def test_fit_of_three_steps_trains_and_transfers(
-    subject: baselines.SubjectFrames, pose2pics: Pix2PixPose2Pics
-) -> None:
+def test_fit_of_three_steps_trains_and_transfers(subject: SubjectFrames, pose2pics: Pix2PixPose2Pics) -> None:
     untrained = Pix2PixPose2Pics(TINY).build_generator()
     trained = pose2pics.generator
     assert isinstance(trained, UNetGenerator)
@@ -91,7 +89,7 @@ def test_learning_rate_holds_then_decays_linearly() -> None:
 
 
 def test_train_mode_inference_is_deterministic_per_pose_and_leaves_statistics_alone(
-    subject: baselines.SubjectFrames, pose2pics: Pix2PixPose2Pics
+    subject: SubjectFrames, pose2pics: Pix2PixPose2Pics
 ) -> None:
     norms = [m for m in pose2pics.generator.modules() if isinstance(m, nn.BatchNorm2d)]
     before = [m.running_mean.clone() for m in norms]
@@ -110,7 +108,7 @@ def test_train_mode_inference_is_deterministic_per_pose_and_leaves_statistics_al
 
 
 def test_eval_mode_batches_frames_without_changing_them(
-    subject: baselines.SubjectFrames, pose2pics: Pix2PixPose2Pics
+    subject: SubjectFrames, pose2pics: Pix2PixPose2Pics
 ) -> None:
     batched = Pix2PixPose2Pics(replace(pose2pics.config, inference="eval-mode", inference_batch=8))
     single = Pix2PixPose2Pics(replace(pose2pics.config, inference="eval-mode", inference_batch=1))
@@ -125,7 +123,7 @@ def test_eval_mode_batches_frames_without_changing_them(
 
 
 def test_save_and_load_give_identical_outputs(
-    subject: baselines.SubjectFrames, pose2pics: Pix2PixPose2Pics, tmp_path: Path
+    subject: SubjectFrames, pose2pics: Pix2PixPose2Pics, tmp_path: Path
 ) -> None:
     pose2pics.save(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors"}
@@ -141,7 +139,7 @@ def test_save_and_load_give_identical_outputs(
 
 
 def test_other_canvases_are_letterboxed_in_and_out(
-    pose2pics: Pix2PixPose2Pics, subject: baselines.SubjectFrames
+    pose2pics: Pix2PixPose2Pics, subject: SubjectFrames
 ) -> None:
     wide = subject.poses[:2].fit_to_canvas(96, 48)
     frames = pose2pics.transfer(subject.images[:1], subject.poses[:1], wide)
@@ -149,7 +147,7 @@ def test_other_canvases_are_letterboxed_in_and_out(
 
 
 def test_pics2pics_fit_save_load_with_a_driver_folder(
-    subject: baselines.SubjectFrames, driver_folder: Path, tmp_path: Path
+    subject: SubjectFrames, driver_folder: Path, tmp_path: Path
 ) -> None:
     config = {**FIT, "driver": str(driver_folder), "heatmaps_unused": None}
     with pytest.raises(ValueError, match="no setting 'heatmaps_unused'"):
@@ -168,7 +166,7 @@ def test_pics2pics_fit_save_load_with_a_driver_folder(
     )
 
 
-def test_a_mannequin_driver_is_rendered_in_the_target_poses(subject: baselines.SubjectFrames) -> None:
+def test_a_mannequin_driver_is_rendered_in_the_target_poses(subject: SubjectFrames) -> None:
     driver = Driver.load("mannequin:5", (32, 32))
     assert driver.mannequin == 5 and driver.frames.images.shape == (192, 32, 32, 3)
     np.testing.assert_array_equal(
@@ -179,7 +177,7 @@ def test_a_mannequin_driver_is_rendered_in_the_target_poses(subject: baselines.S
 
 
 def test_cross_subject_pose2pics_pairs_a_poses_with_b_frames(
-    subject: baselines.SubjectFrames, driver_folder: Path
+    subject: SubjectFrames, driver_folder: Path
 ) -> None:
     driver = load_subject_frames(driver_folder)
     pairs = knn_pairs(driver.poses, subject.poses)
@@ -195,9 +193,7 @@ def test_cross_subject_pose2pics_pairs_a_poses_with_b_frames(
     np.testing.assert_allclose(item["target"].numpy(), expected, atol=1e-6)
 
 
-def test_perceptual_loss_without_weights_fails_at_start_up(
-    subject: baselines.SubjectFrames, tmp_path: Path
-) -> None:
+def test_perceptual_loss_without_weights_fails_at_start_up(subject: SubjectFrames, tmp_path: Path) -> None:
     config = {**FIT, "perceptual_weight": 10.0}
     with pytest.raises(PerceptualWeightsError, match="--no-perceptual"):
         Pix2PixPose2Pics(config).fit(subject, config)
@@ -211,7 +207,7 @@ def test_perceptual_loss_without_weights_fails_at_start_up(
     assert set(losses) == {"d", "g_gan", "g_l1", "g_vgg"} and losses["g_vgg"] > 0
 
 
-def test_pair_dataset_augments_input_and_target_alike(subject: baselines.SubjectFrames) -> None:
+def test_pair_dataset_augments_input_and_target_alike(subject: SubjectFrames) -> None:
     dataset = PairDataset(
         subject, subject, encoding="openpose", side=64, augmentation=Augmentation(0.25, True)
     )
@@ -253,7 +249,7 @@ def test_config_errors() -> None:
 
 
 def test_pics2pics_resumes_from_the_right_step(
-    subject: baselines.SubjectFrames, driver_folder: Path, tmp_path: Path
+    subject: SubjectFrames, driver_folder: Path, tmp_path: Path
 ) -> None:
     config = {**TINY, "driver": str(driver_folder)}
     options = {"steps": 3, "batch_size": 2, "output_dir": str(tmp_path), "checkpoint_every": 2,

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import baselines
-from baselines import Baseline, get_baseline
 from baselines.posewarp import (
     VGG_LAYERS,
     WARP_LIMBS,
@@ -28,6 +26,8 @@ from baselines.posewarp import (
     log_mask_prior,
 )
 from toolkit.data.datasets import mannequin_frames
+from toolkit.data.subject import SubjectFrames
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.backbones import imagenet_normalize
 from toolkit.nn.losses import PerceptualWeightsError
 from toolkit.nn.warp import apply_transform, limb_points
@@ -37,12 +37,12 @@ FIT = {**TINY, "steps": 3, "batch_size": 2, "progress": False}
 
 
 @pytest.fixture(scope="module")
-def subject() -> baselines.SubjectFrames:
+def subject() -> SubjectFrames:
     return mannequin_frames(1, motions=("walk",), frames=6, size=64)
 
 
 @pytest.fixture(scope="module")
-def fitted(subject: baselines.SubjectFrames) -> Posewarp:
+def fitted(subject: SubjectFrames) -> Posewarp:
     torch.manual_seed(0)
     method = Posewarp(FIT)
     method.fit(subject, FIT)
@@ -60,7 +60,7 @@ def inputs_of(batch: dict[str, torch.Tensor]) -> PosewarpInputs:
 
 
 def test_registered_with_the_papers_defaults(tmp_path: Path) -> None:
-    assert get_baseline("posewarp") is Posewarp and get_baseline("posewarp-upper") is PosewarpUpper
+    assert get_method("posewarp") is Posewarp and get_method("posewarp-upper") is PosewarpUpper
     assert isinstance(Posewarp(), Baseline)
     c = PosewarpConfig()
     assert (c.size, c.width, c.disc_width, c.gan_weight, c.lr, c.joint_sigma) == (
@@ -82,7 +82,7 @@ def test_registered_with_the_papers_defaults(tmp_path: Path) -> None:
         Posewarp({"colour": 1})
 
 
-def test_dataset_encodes_pairs_whose_transforms_match_the_limbs(subject: baselines.SubjectFrames) -> None:
+def test_dataset_encodes_pairs_whose_transforms_match_the_limbs(subject: SubjectFrames) -> None:
     config = PosewarpConfig(**TINY, augment=False)
     dataset = PairsDataset(subject, config)
     item = dataset[(2, 7)]
@@ -101,7 +101,7 @@ def test_dataset_encodes_pairs_whose_transforms_match_the_limbs(subject: baselin
         PairsDataset(subject.__class__(subject.images[:1], subject.poses[:1]), config)
 
 
-def test_prior_is_log_of_background_and_limb_masks(subject: baselines.SubjectFrames) -> None:
+def test_prior_is_log_of_background_and_limb_masks(subject: SubjectFrames) -> None:
     config = PosewarpConfig(**TINY)
     prior = log_mask_prior(PairsDataset(subject, config).keypoints[:2], config).exp()
     assert prior.shape == (2, 11, 64, 64)
@@ -110,7 +110,7 @@ def test_prior_is_log_of_background_and_limb_masks(subject: baselines.SubjectFra
 
 
 @pytest.mark.parametrize("layout, joints, limbs", [("mpii_14", 14, 10), ("upper_body_7", 7, 5)])
-def test_module_shapes(subject: baselines.SubjectFrames, layout: str, joints: int, limbs: int) -> None:
+def test_module_shapes(subject: SubjectFrames, layout: str, joints: int, limbs: int) -> None:
     config = PosewarpConfig(**TINY, layout=layout)
     batch = batch_of(PairsDataset(subject, config), [0, 3])
     unet = PosewarpUNet(5, joints, 6, width=8)
@@ -129,7 +129,7 @@ def test_module_shapes(subject: baselines.SubjectFrames, layout: str, joints: in
     assert logits.shape == (2, 1)
 
 
-def test_with_no_correction_the_layers_are_the_normalised_prior(subject: baselines.SubjectFrames) -> None:
+def test_with_no_correction_the_layers_are_the_normalised_prior(subject: SubjectFrames) -> None:
     config = PosewarpConfig(**TINY)
     batch = batch_of(PairsDataset(subject, config), [1])
     generator = PosewarpGenerator(14, 10, width=8).eval()
@@ -144,7 +144,7 @@ def test_with_no_correction_the_layers_are_the_normalised_prior(subject: baselin
     assert out.warped.abs().sum() > 0 and not torch.allclose(out.warped, pieces)
 
 
-def test_fit_of_three_steps_trains_and_transfers(subject: baselines.SubjectFrames, fitted: Posewarp) -> None:
+def test_fit_of_three_steps_trains_and_transfers(subject: SubjectFrames, fitted: Posewarp) -> None:
     untrained = Posewarp(TINY).build_generator()
     trained = fitted.generator
     assert isinstance(trained, PosewarpGenerator)
@@ -162,9 +162,7 @@ def test_fit_of_three_steps_trains_and_transfers(subject: baselines.SubjectFrame
         fitted.transfer(subject.images[:0], subject.poses[:0], subject.poses[2:3])
 
 
-def test_sample_grid_shows_source_generated_target(
-    subject: baselines.SubjectFrames, fitted: Posewarp
-) -> None:
+def test_sample_grid_shows_source_generated_target(subject: SubjectFrames, fitted: Posewarp) -> None:
     dataset = PairsDataset(subject, fitted.config)
     picture = fitted.sample_grid(batch_of(dataset, [0, 1]))
     assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
@@ -172,7 +170,7 @@ def test_sample_grid_shows_source_generated_target(
 
 
 def test_save_and_load_give_identical_outputs(
-    subject: baselines.SubjectFrames, fitted: Posewarp, tmp_path: Path
+    subject: SubjectFrames, fitted: Posewarp, tmp_path: Path
 ) -> None:
     fitted.save(tmp_path)
     record = json.loads((tmp_path / "config.json").read_text())
@@ -183,13 +181,13 @@ def test_save_and_load_give_identical_outputs(
     np.testing.assert_array_equal(loaded.transfer(*args), fitted.transfer(*args))
 
 
-def test_vgg_reconstruction_needs_weights(subject: baselines.SubjectFrames) -> None:
+def test_vgg_reconstruction_needs_weights(subject: SubjectFrames) -> None:
     method = Posewarp({**TINY, "reconstruction": "vgg"})
     with pytest.raises(PerceptualWeightsError):
         method.training_setup(subject, torch.device("cpu"))
 
 
-def test_pairs_are_more_than_the_gap_apart(subject: baselines.SubjectFrames) -> None:
+def test_pairs_are_more_than_the_gap_apart(subject: SubjectFrames) -> None:
     dataset = PairsDataset(subject, PosewarpConfig(**TINY, min_gap=0.3))  # 6 frames: more than 1.8 apart
     np.testing.assert_array_equal(dataset.partners(2), [0, 4, 5])
     np.testing.assert_array_equal(dataset.partners(0), [2, 3, 4, 5])
@@ -223,7 +221,7 @@ def test_jitter_keeps_joints_on_their_pixels_and_flip_swaps_sides() -> None:
     assert 0 < sum(d.flip for d in draws) < 50
 
 
-def test_dataset_jitters_source_and_target_alike(subject: baselines.SubjectFrames) -> None:
+def test_dataset_jitters_source_and_target_alike(subject: SubjectFrames) -> None:
     plain = PairsDataset(subject, PosewarpConfig(**TINY, augment=False))
     jittered = PairsDataset(subject, PosewarpConfig(**TINY))
     assert plain.pair((1, 9)) == jittered.pair((1, 9))  # jitter does not change the pair
@@ -233,7 +231,7 @@ def test_dataset_jitters_source_and_target_alike(subject: baselines.SubjectFrame
     assert torch.equal(plain[1]["source"], jittered[1]["source"])  # clean samples stay clean
 
 
-def test_schedule_pretrains_then_warms_up_the_discriminator(subject: baselines.SubjectFrames) -> None:
+def test_schedule_pretrains_then_warms_up_the_discriminator(subject: SubjectFrames) -> None:
     from toolkit.nn.trainer import StepContext
 
     method = Posewarp({**TINY, "pretrain_steps": 2, "disc_warmup_steps": 2})
@@ -259,7 +257,7 @@ def test_schedule_pretrains_then_warms_up_the_discriminator(subject: baselines.S
     assert g and d and losses["g_gan"] > 0
 
 
-def test_resume_is_exact(subject: baselines.SubjectFrames, tmp_path: Path) -> None:
+def test_resume_is_exact(subject: SubjectFrames, tmp_path: Path) -> None:
     settings = {**FIT, "pretrain_steps": 1, "disc_warmup_steps": 1, "checkpoint_every": 2}
     torch.manual_seed(0)
     whole = Posewarp(settings)
@@ -274,16 +272,14 @@ def test_resume_is_exact(subject: baselines.SubjectFrames, tmp_path: Path) -> No
         torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
-def test_debug_grid_shows_every_layer(subject: baselines.SubjectFrames, fitted: Posewarp) -> None:
+def test_debug_grid_shows_every_layer(subject: SubjectFrames, fitted: Posewarp) -> None:
     picture = fitted.debug_grid(subject.images[0], subject.poses[0], subject.poses[3])
     assert picture.dtype == np.uint8 and picture.shape[2] == 3
     # Three rows of 64 px tiles; the widest row holds the 11 source layers.
     assert picture.shape[0] >= 3 * 64 and picture.shape[1] >= 11 * 64
 
 
-def test_vgg_loss_normalises_each_layer_by_its_statistics(
-    subject: baselines.SubjectFrames, tmp_path: Path
-) -> None:
+def test_vgg_loss_normalises_each_layer_by_its_statistics(subject: SubjectFrames, tmp_path: Path) -> None:
     from toolkit.nn.backbones import FeatureStack
 
     torch.manual_seed(0)

@@ -12,8 +12,6 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-import baselines
-from baselines import Baseline, get_baseline
 from baselines.two_stage import (
     ABLATIONS,
     TwoStage,
@@ -24,7 +22,9 @@ from baselines.two_stage import (
     window_indices,
 )
 from toolkit.data.datasets import mannequin_frames
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
+from toolkit.methods import Baseline, get_method
 from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, feature_matching_loss
 from toolkit.nn.resnet import ResnetBlock
 
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def subject() -> baselines.SubjectFrames:
+def subject() -> SubjectFrames:
     return mannequin_frames(1, motions=("walk",), frames=8, size=32)
 
 
@@ -49,7 +49,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fitted(subject: baselines.SubjectFrames, run_dir: Path) -> TwoStage:
+def fitted(subject: SubjectFrames, run_dir: Path) -> TwoStage:
     method = TwoStage(TINY)
     method.fit(subject, {**OPTIONS, "output_dir": str(run_dir), "checkpoint_every": 1, "sample_every": 100})
     return method
@@ -113,7 +113,7 @@ def test_generators_are_pix2pixhd_global_generators() -> None:
         GlobalGenerator(3, downsamplings=4, base_channels=2)(torch.zeros(1, 3, 40, 40))
 
 
-def test_discriminators_take_their_inputs(subject: baselines.SubjectFrames) -> None:
+def test_discriminators_take_their_inputs(subject: SubjectFrames) -> None:
     c = TwoStageConfig(**TINY)
     discriminators = TwoStage(c).build_discriminators()
     dataset = WindowDataset(subject, c, [subject.poses])
@@ -138,7 +138,7 @@ def test_discriminators_take_their_inputs(subject: baselines.SubjectFrames) -> N
     assert feature_matching_loss(d(a), d(a)).item() == 0 and feature_matching_loss(d(a), d(b)).item() > 0
 
 
-def test_pose_augmentation_is_seeded(subject: baselines.SubjectFrames) -> None:
+def test_pose_augmentation_is_seeded(subject: SubjectFrames) -> None:
     c = TwoStageConfig(**TINY, unpaired=False)
     dataset = WindowDataset(subject, c)
     first, again, other = dataset[(4, 11)], dataset[(4, 11)], dataset[(4, 12)]
@@ -150,19 +150,19 @@ def test_pose_augmentation_is_seeded(subject: baselines.SubjectFrames) -> None:
     assert torch.equal(clean[(4, 11)]["random_frame"], first["random_frame"])
 
 
-def test_solid_background(subject: baselines.SubjectFrames) -> None:
+def test_solid_background(subject: SubjectFrames) -> None:
     painted = solid_background(subject, (0, 255, 0))
     assert (painted.images[~subject.masks] == [0, 255, 0]).all()
     assert np.array_equal(painted.images[subject.masks], subject.images[subject.masks])
-    bare = baselines.SubjectFrames(subject.images, subject.poses)
+    bare = SubjectFrames(subject.images, subject.poses)
     with pytest.raises(ValueError, match="masks"):
         solid_background(bare, (0, 0, 0))
 
 
 def test_fit_trains_stage1_then_stage2_with_g1_frozen(
-    subject: baselines.SubjectFrames, fitted: TwoStage, run_dir: Path
+    subject: SubjectFrames, fitted: TwoStage, run_dir: Path
 ) -> None:
-    assert get_baseline("two-stage") is TwoStage and isinstance(fitted, Baseline)
+    assert get_method("two-stage") is TwoStage and isinstance(fitted, Baseline)
     assert [fitted.stage_at(s) for s in (1, 2, 3)] == [1, 1, 2]
     assert set(fitted.generators) == {"g1", "g2"}
     # The checkpoint after step 2 ends Stage I: the Stage II step after it must have left G1 alone.
@@ -180,7 +180,7 @@ def test_fit_trains_stage1_then_stage2_with_g1_frozen(
 
 
 def test_save_and_load_give_identical_frames(
-    tmp_path: Path, subject: baselines.SubjectFrames, fitted: TwoStage
+    tmp_path: Path, subject: SubjectFrames, fitted: TwoStage
 ) -> None:
     fitted.save(tmp_path)
     loaded = TwoStage.load(tmp_path)

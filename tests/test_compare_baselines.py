@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import BASELINES
 from toolkit.eval.benchmarks.synthetic import SyntheticBenchmark
-from toolkit.eval.harness import discover_methods
 from toolkit.eval.report import per_frame_csv
+from toolkit.methods import METHODS, discover_methods
 from toolkit.pose.motions import make_motion
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_baselines.py"
@@ -31,7 +30,7 @@ def script():
 
 def test_every_registered_method_has_an_entry(script):
     discover_methods()
-    assert set(BASELINES) <= {method for method, _ in script.ENTRIES.values()}
+    assert set(METHODS) <= {method for method, _ in script.ENTRIES.values()}
     assert set(script.DEFAULT_LABELS) <= set(script.ENTRIES)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import BASELINES
 from toolkit.data.media import read_video
 from toolkit.eval import harness
 from toolkit.eval.benchmarks import Benchmark, EvalCase
@@ -21,6 +20,7 @@ from toolkit.eval.compare import compare
 from toolkit.eval.harness import EvalError, EvalOptions, evaluate, read_run
 from toolkit.eval.reference import CaseTruth, CopySource, GroundTruth
 from toolkit.eval.report import per_frame_csv, read_per_frame_csv
+from toolkit.methods import METHODS
 from toolkit.pose.motions import make_motion
 
 TINY = SyntheticBenchmark(
@@ -221,7 +221,7 @@ def test_method_returning_wrong_frames_is_reported(benchmark, tmp_path, monkeypa
         def transfer(self, source_images, source_poses, target_poses):
             return super().transfer(source_images, source_poses, target_poses)[:, :10]
 
-    monkeypatch.setitem(BASELINES, "shrinking", Shrinking)
+    monkeypatch.setitem(METHODS, "shrinking", Shrinking)
     monkeypatch.setattr(Shrinking, "name", "shrinking")
     with pytest.raises(
         EvalError, match=r"shrinking.transfer returned uint8 \(4, 10, 48, 3\) for subject_000/"
@@ -236,7 +236,7 @@ def test_trainable_method_needs_a_checkpoint_without_training_frames(benchmark, 
     class Trainable(CopySource):
         needs_training = True
 
-    monkeypatch.setitem(BASELINES, "trainable", Trainable)
+    monkeypatch.setitem(METHODS, "trainable", Trainable)
     monkeypatch.setattr(Trainable, "name", "trainable")
     with pytest.raises(EvalError, match="has no training frames and trainable must be trained"):
         evaluate("trainable", untrained, tmp_path / "a", QUICK)

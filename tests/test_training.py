@@ -16,10 +16,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import baselines
 import toolkit.nn.checkpoints as checkpoints
 from baselines.pix2pix import Pix2PixPose2Pics
 from toolkit.data.datasets import mannequin_frames
+from toolkit.data.subject import SubjectFrames
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
 from toolkit.nn.checkpoints import latest_checkpoint
 from toolkit.nn.io import CheckpointError
@@ -30,7 +30,7 @@ TINY = {"size": 64, "base_channels": 4, "disc_channels": 4}
 
 
 @pytest.fixture(scope="module")
-def subject() -> baselines.SubjectFrames:
+def subject() -> SubjectFrames:
     return mannequin_frames(4, motions=("walk",), frames=6, size=64)
 
 
@@ -72,7 +72,7 @@ def test_batches_depend_only_on_the_step() -> None:
     assert [a + b for a, b in zip(*ranks, strict=True)] == single
 
 
-def test_outputs_checkpoints_and_logs(subject: baselines.SubjectFrames, tmp_path: Path) -> None:
+def test_outputs_checkpoints_and_logs(subject: SubjectFrames, tmp_path: Path) -> None:
     method = Pix2PixPose2Pics(TINY)
     result = train(method, subject, _options(tmp_path, keep_checkpoints=2))
     assert (result.step, result.start_step) == (6, 0) and set(result.losses) == {"d", "g_gan", "g_l1"}
@@ -101,7 +101,7 @@ def test_outputs_checkpoints_and_logs(subject: baselines.SubjectFrames, tmp_path
 
 
 def test_resume_continues_from_the_right_step_with_identical_results(
-    subject: baselines.SubjectFrames, tmp_path: Path
+    subject: SubjectFrames, tmp_path: Path
 ) -> None:
     uninterrupted = Pix2PixPose2Pics(TINY)
     train(uninterrupted, subject, _options(tmp_path / "a"))
@@ -127,7 +127,7 @@ def test_resume_continues_from_the_right_step_with_identical_results(
 
 
 def test_a_run_killed_while_checkpointing_keeps_the_previous_checkpoint(
-    subject: baselines.SubjectFrames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    subject: SubjectFrames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     method = Pix2PixPose2Pics(TINY)
     train(method, subject, _options(tmp_path, steps=2))
@@ -146,7 +146,7 @@ def test_a_run_killed_while_checkpointing_keeps_the_previous_checkpoint(
 
 
 def test_resume_refuses_other_settings_and_missing_checkpoints(
-    subject: baselines.SubjectFrames, tmp_path: Path
+    subject: SubjectFrames, tmp_path: Path
 ) -> None:
     train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path, steps=2))
     with pytest.raises(CheckpointError, match="base_channels differ"):
@@ -164,7 +164,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(
 
 
 def test_fit_without_an_output_folder_writes_nothing(
-    subject: baselines.SubjectFrames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    subject: SubjectFrames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     method = Pix2PixPose2Pics(TINY)

@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baselines import get_baseline
 from toolkit.atomic import write_json_atomic
 from toolkit.data.datasets import load_subject_frames
 from toolkit.errors import ToolkitError
 from toolkit.manifest import write_manifest
+from toolkit.methods import get_method
 from toolkit.nn.io import parse_setting
 from toolkit.nn.trainer import TRAIN_OPTION_NAMES, Trainable, TrainOptions, train
 
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, command: list[str]) -> Path:
 
     started = time.perf_counter()
     method_settings, option_values = settings_from(args)
-    method_cls = get_baseline(args.method)
+    method_cls = get_method(args.method)
     # Built first, so that bad settings fail before any data loads.
     method = method_cls(method_settings)  # type: ignore[call-arg]
     options = TrainOptions(**option_values)

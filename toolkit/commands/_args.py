@@ -6,7 +6,19 @@ import argparse
 import re
 from pathlib import Path
 
+from ..argtypes import comma_list, positive_float, positive_int
 from ..pose.sequence import MAX_CANVAS
+
+__all__ = [
+    "CANVAS_PRESETS",
+    "add_canvas_arguments",
+    "canvas_of",
+    "canvas_size",
+    "canvas_spec",
+    "comma_list",
+    "positive_float",
+    "positive_int",
+]
 
 
 def canvas_size(text: str) -> tuple[int, int]:
@@ -72,31 +84,3 @@ def canvas_of(args: argparse.Namespace) -> tuple[int, int] | None:
             )
         given = found
     return given
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def comma_list(text: str) -> list[str]:
-    """Parse ``"walk,wave, squat"`` into ``["walk", "wave", "squat"]``."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
-    return items

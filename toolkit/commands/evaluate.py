@@ -181,15 +181,13 @@ def _device(name: str) -> str:
 
 
 def _print_listing() -> None:
-    from baselines import BASELINES
-
     from ..eval.benchmarks import BENCHMARKS
-    from ..eval.harness import discover_methods
     from ..eval.metrics import METRICS
+    from ..methods import METHODS, discover_methods
 
     failed = discover_methods()
     print("methods:")
-    for name in sorted(BASELINES):
+    for name in sorted(METHODS):
         print(f"  {name}")
     for module, reason in failed.items():
         print(f"  ({module} not importable: {reason})")

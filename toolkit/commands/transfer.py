@@ -114,8 +114,6 @@ def transfer_to_folder(
         ToolkitError / ValueError: an unusable checkpoint, pose file or source, unknown settings, or an
             output folder holding a run with other settings.
     """
-    from baselines import get_baseline
-
     from ..data.media import (
         FrameFiles,
         check_video_path,
@@ -129,6 +127,7 @@ def transfer_to_folder(
     from ..diffusion.outputs import contact_sheet as skeletons_over_frames
     from ..errors import ToolkitError
     from ..manifest import MANIFEST_NAME, write_manifest
+    from ..methods import get_method
     from ..nn.io import saved_method_name
     from ..pose.io import load_poses
     from ..pose.skeleton_images import SkeletonImages
@@ -138,7 +137,7 @@ def transfer_to_folder(
     saved = saved_method_name(folder)
     if method is not None and saved != method:
         raise ToolkitError(f"{folder} holds the method {saved!r}, not {method!r}")
-    method_cls = get_baseline(saved)  # type: ignore[arg-type]
+    method_cls = get_method(saved)  # type: ignore[arg-type]
     model = method_cls.load(folder)
     if settings:
         _override(model, settings)

@@ -11,8 +11,8 @@
 - :class:`PairDataset`: input -> target pairs (a pose or an image of A in, a frame of B out) with pix2pix's
   random jitter and optional mirroring, deterministic per sample.
 
-Images are ``(H, W, 3)`` uint8 on disk and in :class:`~baselines.SubjectFrames`, and ``(3, H, W)`` float32
-in [-1, 1] in tensors (pix2pix's convention, matching its tanh output).
+Images are ``(H, W, 3)`` uint8 on disk and in :class:`~.subject.SubjectFrames`, and ``(3, H, W)`` float32 in
+[-1, 1] in tensors (pix2pix's convention, matching its tanh output).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -37,9 +36,7 @@ from ..pose.sequence import PoseSequence
 from ..pose.skeleton import BODY_18
 from .mannequin import MannequinSpec, render_sequence
 from .media import MediaError, list_images, read_image
-
-if TYPE_CHECKING:
-    from baselines import SubjectFrames
+from .subject import SubjectFrames
 
 
 class DataError(ToolkitError, ValueError):
@@ -204,7 +201,7 @@ def load_subject_frames(
         clips: Only these clip folders of a subject folder. Default all.
 
     Returns:
-        One :class:`~baselines.SubjectFrames`; masks only if every clip has them.
+        One :class:`~toolkit.data.subject.SubjectFrames`; masks only if every clip has them.
 
     Raises:
         DataError: nothing readable there, or images and poses that do not pair up.
@@ -274,9 +271,6 @@ def mannequin_frames(
 def _subject_frames(
     images: np.ndarray, poses: PoseSequence, masks: np.ndarray | None, name: str
 ) -> SubjectFrames:
-    # Imported here, not at the top: the baselines package imports this module while registering methods.
-    from baselines import SubjectFrames
-
     return SubjectFrames(images, poses, masks, name=name)
 
 

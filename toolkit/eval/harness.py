@@ -22,10 +22,8 @@ forces a fresh scoring, e.g. after a metric's code changed).
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import pkgutil
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -37,13 +35,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import baselines
-from baselines import Baseline, get_baseline
-
 from ..atomic import write_json_atomic, write_text_atomic
 from ..data.media import MediaError, read_image, write_frames
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME, versions, write_manifest
+from ..methods import Baseline, get_method
 from .benchmarks import Benchmark, EvalCase, EvalClip
 from .cost import Cost, measure, peak_memory
 from .metrics import METRICS, Metric, build_metric
@@ -111,28 +107,13 @@ class EvalResult:
 # ---- methods and metrics ------------------------------------------------------------------------------
 
 
-def discover_methods() -> dict[str, str]:
-    """Import the reference methods and every module of the ``baselines`` package, so their
-    ``register_baseline`` lines run. Returns ``{module: reason}`` for modules that could not be imported
-    (a missing optional dependency), so an unknown-method error can say why a method is absent."""
-    importlib.import_module("toolkit.eval.reference")
-    failed = {}
-    for module in pkgutil.iter_modules(baselines.__path__, prefix="baselines."):
-        try:
-            importlib.import_module(module.name)
-        except ImportError as err:
-            failed[module.name] = str(err)
-    return failed
-
-
 def resolve_method(name: str) -> type[Baseline]:
-    """The registered method class ``name``; a one-line error lists the known methods."""
-    failed = discover_methods()
+    """The registered method class ``name``; a one-line error lists the known methods (and why any could
+    not be imported)."""
     try:
-        return get_baseline(name)
+        return get_method(name)
     except ValueError as err:
-        hint = "".join(f"; {module} could not be imported ({reason})" for module, reason in failed.items())
-        raise EvalError(f"{err}{hint}") from None
+        raise EvalError(str(err)) from None
 
 
 def build_metrics(
@@ -516,7 +497,6 @@ __all__ = [
     "EvalOptions",
     "EvalResult",
     "build_metrics",
-    "discover_methods",
     "evaluate",
     "read_generated",
     "read_run",

@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from baselines import SubjectFrames, register_baseline
-
 from ..atomic import write_json_atomic
+from ..data.subject import SubjectFrames
 from ..errors import ToolkitError
+from ..methods import register_method
 from ..pose.sequence import PoseSequence
 from .benchmarks import EvalCase
 
@@ -100,7 +100,7 @@ class _Stateless:
         return cls(saved.get("config"))
 
 
-@register_baseline("ground-truth")
+@register_method("ground-truth")
 class GroundTruth(_Stateless):
     """Returns the true frames of the requested clip (an upper bound for every metric)."""
 
@@ -120,7 +120,7 @@ class GroundTruth(_Stateless):
         return self._truth.lookup(target_poses).copy()
 
 
-@register_baseline("copy-source")
+@register_method("copy-source")
 class CopySource(_Stateless):
     """Returns the first source image for every target pose (what ignoring the pose scores)."""
 

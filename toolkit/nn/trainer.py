@@ -40,7 +40,7 @@ from .checkpoints import load_checkpoint, resume_from, rng_state, save_checkpoin
 from .train_log import LOGGERS, open_logger
 
 if TYPE_CHECKING:
-    from baselines import SubjectFrames
+    from ..data.subject import SubjectFrames
 
 SAMPLES_DIR = "samples"
 LOGS_DIR = "logs"

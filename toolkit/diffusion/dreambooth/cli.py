@@ -19,7 +19,7 @@ _ON_OFF = {"on": True, "off": False}
 
 def build_parser() -> argparse.ArgumentParser:
     """All flags; defaults are :class:`DreamBoothConfig`'s."""
-    from ...commands._args import comma_list, positive_float, positive_int
+    from ...argtypes import comma_list, positive_float, positive_int
 
     p = argparse.ArgumentParser(
         prog="training/dreambooth.py",

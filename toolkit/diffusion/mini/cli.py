@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    from ...commands._args import comma_list, positive_float, positive_int
+    from ...argtypes import comma_list, positive_float, positive_int
 
     g = parser.add_argument_group("data (default: mannequins rendered on the fly)")
     g.add_argument(
@@ -120,7 +120,7 @@ def _run(train: Callable[[], Path]) -> int:
 
 
 def base_parser() -> argparse.ArgumentParser:
-    from ...commands._args import positive_float
+    from ...argtypes import positive_float
     from .train_base import FIGURE_WEIGHT
 
     parser = argparse.ArgumentParser(

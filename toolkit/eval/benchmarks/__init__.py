@@ -27,8 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from baselines import SubjectFrames
-
+from ...data.subject import SubjectFrames
 from ...errors import ToolkitError
 from ...pose.sequence import PoseSequence
 

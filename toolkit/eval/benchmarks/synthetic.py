@@ -29,11 +29,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import SubjectFrames
-
 from ...data.mannequin import MannequinSpec, background_image, render_sequence
 from ...data.mannequin.captions import mannequin_caption
 from ...data.media import read_image
+from ...data.subject import SubjectFrames
 from ...data.synth_dataset import (
     FRAME_PATTERN,
     SUBJECT_FILE,

@@ -23,9 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import SubjectFrames
-
 from ...data.media import iter_media, list_images, read_image, read_video
+from ...data.subject import SubjectFrames
 from ...pose.io import detect_format, load_poses
 from ...pose.sequence import PoseSequence
 from . import Benchmark, BenchmarkError, EvalCase, EvalClip
