@@ -172,7 +172,7 @@ def test_resumes_from_the_right_step(subject: SubjectFrames, tmp_path: Path) -> 
     train(Patn(TINY), subject, TrainOptions(**{**options, "steps": 2}))
     result = train(Patn(TINY), subject, TrainOptions(**options, resume="latest"))
     assert (result.start_step, result.step) == (2, 3)
-    assert json.loads((result.checkpoint / "trainer.json").read_text())["step"] == 3
+    assert json.loads((result.checkpoint / "state.json").read_text())["step"] == 3
     assert set(result.losses) == {"g_gan", "g_l1", "d_pp", "d_pb"}
     rows = (tmp_path / "logs" / "losses.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["step", "2", "3"]

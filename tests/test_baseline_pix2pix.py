@@ -258,6 +258,6 @@ def test_pics2pics_resumes_from_the_right_step(
     resumed = Pix2PixPics2Pics(config)
     result = train(resumed, subject, TrainOptions(**options, resume="latest"))
     assert (result.start_step, result.step) == (2, 3)
-    assert json.loads((result.checkpoint / "trainer.json").read_text())["step"] == 3
+    assert json.loads((result.checkpoint / "state.json").read_text())["step"] == 3
     rows = (tmp_path / "logs" / "losses.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["step", "2", "3"]  # each run logs its last step

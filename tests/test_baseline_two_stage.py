@@ -166,7 +166,7 @@ def test_fit_trains_stage1_then_stage2_with_g1_frozen(
     assert [fitted.stage_at(s) for s in (1, 2, 3)] == [1, 1, 2]
     assert set(fitted.generators) == {"g1", "g2"}
     # The checkpoint after step 2 ends Stage I: the Stage II step after it must have left G1 alone.
-    after_stage1 = load_file(str(run_dir / "checkpoints" / "step_0000002" / "model.safetensors"))
+    after_stage1 = load_file(str(run_dir / "checkpoints" / "checkpoint-2" / "model.safetensors"))
     for name, value in fitted.generators["g1"].state_dict().items():
         assert torch.equal(value, after_stage1[f"g1.{name}"]), name
     fresh_g1 = TwoStage(TINY).build_generator(1).state_dict()

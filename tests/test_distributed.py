@@ -116,7 +116,7 @@ def test_a_gan_baseline_on_two_ranks_sees_one_rank_s_global_batch_and_checkpoint
     run([sys.executable, *script(one, batch=2)])
     done = run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port()), *script(two, batch=1)])
     assert done.stdout.count("wrote ") == 1
-    state = json.loads((two / "checkpoints" / "step_0000002" / "trainer.json").read_text())
+    state = json.loads((two / "checkpoints" / "checkpoint-2" / "state.json").read_text())
     assert len(state["rng"]) == 2  # one entry per rank
     # The logged losses are the global batch's: at step 1, before any weight differs, they are exactly
     # the one-process run's (Adam then turns rounding-level gradient differences into +-lr steps).

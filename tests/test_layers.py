@@ -22,6 +22,8 @@ def layer(module: str) -> str:
     if parts[0] == "baselines":
         return "baselines"
     name = parts[1] if len(parts) > 1 else "toolkit"
+    if name == "train":  # the training core sits beside the network parts
+        return "nn"
     return "base" if name in BASE else name
 
 

@@ -16,17 +16,20 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import toolkit.nn.checkpoints as checkpoints
+import toolkit.train.checkpoint as checkpoints
 from baselines.pix2pix import Pix2PixPose2Pics
 from toolkit.data.datasets import mannequin_frames
 from toolkit.data.subject import SubjectFrames
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
-from toolkit.nn.checkpoints import latest_checkpoint
-from toolkit.nn.io import CheckpointError
 from toolkit.nn.trainer import StepBatches, TrainOptions, train
+from toolkit.train.checkpoint import CheckpointError, checkpoint_steps
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"size": 64, "base_channels": 4, "disc_channels": 4}
+
+
+def latest_checkpoint(output: Path) -> Path:
+    return checkpoint_steps(output / "checkpoints")[-1][1]
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +80,17 @@ def test_outputs_checkpoints_and_logs(subject: SubjectFrames, tmp_path: Path) ->
     result = train(method, subject, _options(tmp_path, keep_checkpoints=2))
     assert (result.step, result.start_step) == (6, 0) and set(result.losses) == {"d", "g_gan", "g_l1"}
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert checkpoints == ["latest", "step_0000004", "step_0000006"]  # step 2 pruned, no staging left
-    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_0000006" == result.checkpoint
+    assert checkpoints == ["checkpoint-4", "checkpoint-6"]  # step 2 pruned, no staging left
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "checkpoint-6" == result.checkpoint
     files = {p.name for p in result.checkpoint.iterdir()}
-    assert files == {"config.json", "model.safetensors", "trainer.json", "trainer.safetensors"}
-    state = json.loads((result.checkpoint / "trainer.json").read_text())
-    assert state["step"] == 6 and state["method"] == "pix2pix-pose2pics"
+    assert files == {"config.json", "model.safetensors", "state.json", "tensors.safetensors"}
+    state = json.loads((result.checkpoint / "state.json").read_text())
+    assert state["step"] == 6 and state["meta"]["method"] == "pix2pix-pose2pics"
     assert state["optimizers"]["generator"]["param_groups"][0]["betas"] == [0.5, 0.999]
-    tensors = load_file(str(result.checkpoint / "trainer.safetensors"))
+    tensors = load_file(str(result.checkpoint / "tensors.safetensors"))
     assert any(k.startswith("model/discriminator/") for k in tensors)
     assert len(state["rng"]) == 1 and set(state["rng"][0]) >= {"python", "numpy", "torch"}  # one per rank
-    assert any(k.startswith("optim/generator/") and k.endswith("exp_avg") for k in tensors)
+    assert any(k.startswith("optimizer/generator/") and k.endswith("exp_avg") for k in tensors)
     # The checkpoint loads for inference as it is.
     loaded = Pix2PixPose2Pics.load(result.checkpoint)
     trained = _weights(method)
@@ -110,7 +113,7 @@ def test_resume_continues_from_the_right_step_with_identical_results(
     _killed_after(killed, 5)  # dies during step 6, after the checkpoint of step 4 (and the log of step 5)
     with pytest.raises(_Interrupted):
         train(killed, subject, _options(tmp_path / "b"))
-    assert latest_checkpoint(tmp_path / "b").name == "step_0000004"
+    assert latest_checkpoint(tmp_path / "b").name == "checkpoint-4"
 
     resumed = Pix2PixPose2Pics(TINY)
     result = train(resumed, subject, _options(tmp_path / "b", resume="latest"))
@@ -131,7 +134,7 @@ def test_a_run_killed_while_checkpointing_keeps_the_previous_checkpoint(
 ) -> None:
     method = Pix2PixPose2Pics(TINY)
     train(method, subject, _options(tmp_path, steps=2))
-    before = (tmp_path / "checkpoints" / "step_0000002" / "trainer.safetensors").read_bytes()
+    before = (tmp_path / "checkpoints" / "checkpoint-2" / "tensors.safetensors").read_bytes()
 
     def dies_midway(tensors: dict, path: str) -> None:
         Path(path).write_bytes(b"half a file")
@@ -140,9 +143,9 @@ def test_a_run_killed_while_checkpointing_keeps_the_previous_checkpoint(
     monkeypatch.setattr(checkpoints, "save_file", dies_midway)
     with pytest.raises(_Interrupted):
         train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path, steps=4, resume="latest"))
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_0000002"]
-    assert (tmp_path / "checkpoints" / "step_0000002" / "trainer.safetensors").read_bytes() == before
-    assert latest_checkpoint(tmp_path).name == "step_0000002"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-2"]
+    assert (tmp_path / "checkpoints" / "checkpoint-2" / "tensors.safetensors").read_bytes() == before
+    assert latest_checkpoint(tmp_path).name == "checkpoint-2"
 
 
 def test_resume_refuses_other_settings_and_missing_checkpoints(
@@ -155,7 +158,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(
             subject,
             _options(tmp_path, steps=4, resume="latest"),
         )
-    with pytest.raises(CheckpointError, match="no trainer.json"):
+    with pytest.raises(CheckpointError, match="no complete checkpoint at"):
         train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path, resume=str(tmp_path)))
     fresh = train(Pix2PixPose2Pics(TINY), subject, _options(tmp_path / "new", steps=1, resume="latest"))
     assert fresh.start_step == 0  # nothing to resume: a fresh start
@@ -210,7 +213,7 @@ def test_script_trains_and_records_no_perceptual(
     saved = json.loads((out / "final" / "config.json").read_text())
     assert saved["method"] == "pix2pix-pose2pics" and saved["config"]["perceptual_weight"] == 0.0
     assert json.loads((out / "manifest.json").read_text())["outputs"]["steps"] == 2
-    assert (out / "checkpoints" / "step_0000002").is_dir()
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
 
 
 def test_script_fits_methods_without_steps(dataset: Path, tmp_path: Path) -> None:

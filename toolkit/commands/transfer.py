@@ -242,13 +242,13 @@ def _render_missing(
 def resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
     """The folder to load a method from, and the training output folder it came from (or None).
 
-    ``path`` may be a saved method (holding ``config.json``: ``final/``, ``checkpoints/step_*`` or any
+    ``path`` may be a saved method (holding ``config.json``: ``final/``, ``checkpoints/checkpoint-*`` or any
     ``save()`` folder) or a training output folder (holding ``training.json``), whose ``final/`` is used,
     or its latest checkpoint while training is unfinished.
     """
     from ..errors import ToolkitError
-    from ..nn.checkpoints import latest_checkpoint
     from ..nn.io import CONFIG_NAME
+    from ..train.checkpoint import CHECKPOINTS_DIR, checkpoint_steps
 
     path = Path(path)
     training = next(
@@ -257,7 +257,9 @@ def resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
     if (path / CONFIG_NAME).is_file():
         return path, training
     if (path / TRAINING_RECORD).is_file():
-        found = path / "final" if (path / "final" / CONFIG_NAME).is_file() else latest_checkpoint(path)
+        checkpoints = checkpoint_steps(path / CHECKPOINTS_DIR)
+        found = path / "final" if (path / "final" / CONFIG_NAME).is_file() else None
+        found = found or (checkpoints[-1][1] if checkpoints else None)
         if found is None:
             raise ToolkitError(f"{path}: training has written no checkpoint yet")
         return found, path

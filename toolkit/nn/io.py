@@ -16,16 +16,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_path, write_json_atomic
-from ..errors import ToolkitError
+from ..train.checkpoint import CheckpointError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 D = TypeVar("D")
-
-
-class CheckpointError(ToolkitError, ValueError):
-    """A saved method or training checkpoint is missing, incomplete or of another method."""
 
 
 def config_from_dict(cls: type[D], values: Mapping[str, Any] | None, *, ignore: Iterable[str] = ()) -> D:

@@ -12,16 +12,17 @@ A method is :class:`Trainable`: it builds its networks, optimizers and dataset i
    every ``sample_every`` steps write a sample grid, and every ``checkpoint_every`` steps (and at the end)
    write a checkpoint.
 
-Checkpoints (written atomically, restored exactly) are in :mod:`toolkit.nn.checkpoints`, loss logs in
-:mod:`toolkit.nn.train_log`.
+The steps run in the training core's loop (:mod:`toolkit.train.loop`: progress, global-mean losses, log
+rows, checkpoint timing); checkpoints are the core's one format (:mod:`toolkit.train.checkpoint`), loss
+logs :mod:`toolkit.nn.train_log`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +32,19 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm import tqdm
 
 from ..checks import check_count
 from ..data.media import write_image
 from ..locks import exclusive_folder
-from .checkpoints import load_checkpoint, resume_from, rng_state, save_checkpoint
+from ..train.checkpoint import (
+    CHECKPOINTS_DIR,
+    Checkpoint,
+    CheckpointError,
+    resolve_resume,
+    save_checkpoint,
+    sweep_checkpoint_temporaries,
+)
+from ..train.loop import LoopSettings, run_steps
 from .train_log import LOGGERS, open_logger
 
 if TYPE_CHECKING:
@@ -277,11 +285,22 @@ def _train(
     seed_everything(options.seed)
     setup = method.training_setup(train_data, accelerator.device)
 
-    checkpoint = resume_from(output, options.resume)
-    rank, world = accelerator.process_index, accelerator.num_processes
-    start = 0 if checkpoint is None else load_checkpoint(checkpoint, method, setup, rank, world)
+    root = (output or Path.cwd()) / CHECKPOINTS_DIR
+    if output is not None and accelerator.is_main_process:
+        sweep_checkpoint_temporaries(root)
+    checkpoint = resolve_resume(options.resume, root)
+    start = 0
+    if checkpoint is not None:
+        _check_same_method(checkpoint, method)
+        rank, world = accelerator.process_index, accelerator.num_processes
+        weights = checkpoint.restore(optimizers=setup.optimizers, rank=rank, world=world)
+        for name, model in setup.models.items():
+            prefix = f"model/{name}/"
+            model.load_state_dict({k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)})
+        start = checkpoint.step
+    saved = None if checkpoint is None else checkpoint.path
     if start >= options.steps:
-        return TrainResult(start, start, 0.0, {}, checkpoint)
+        return TrainResult(start, start, 0.0, {}, saved)
 
     names, optimizer_names = list(setup.models), list(setup.optimizers)
     prepared = accelerator.prepare(*setup.models.values(), *setup.optimizers.values())
@@ -303,64 +322,64 @@ def _train(
         num_workers=options.num_workers,
         generator=torch.Generator().manual_seed(options.seed),
     )
+    batches = iter(loader)
     preview = _preview_batch(setup.dataset)
-    log = (
-        open_logger(output / LOGS_DIR, options.logger, start)
-        if output is not None and accelerator.is_main_process
-        else None
-    )
-    started = time.perf_counter()
-    losses: dict[str, float] = {}
-    saved = checkpoint
-    bar = tqdm(
-        total=options.steps, initial=start, desc=f"train {method.name}", unit="step",
-        disable=not (options.progress and accelerator.is_main_process),
+    main = accelerator.is_main_process
+    log = open_logger(output / LOGS_DIR, options.logger, start) if output is not None and main else None
+
+    def step_fn(step: int) -> dict[str, float]:
+        batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in next(batches).items()}
+        context = StepContext(step, options.steps, models, optimizers, accelerator.backward)
+        with accelerator.autocast():
+            return method.training_step(batch, context)
+
+    def save(step: int, rng: list[dict[str, Any]]) -> None:
+        nonlocal saved
+        tensors = {f"model/{n}/{k}": v for n, m in setup.models.items() for k, v in m.state_dict().items()}
+        meta = {
+            "method": method.name,
+            "method_config": dataclasses.asdict(method.config),
+            "options": dataclasses.asdict(options),
+        }
+        saved = save_checkpoint(
+            root, step, seed=options.seed, tensors=tensors, optimizers=setup.optimizers, rng=rng, meta=meta,
+            write_files=method.save, keep=options.keep_checkpoints,
+        )  # fmt: skip
+
+    def sample(step: int, losses: Mapping[str, float]) -> None:
+        if output is not None and (step % options.sample_every == 0 or step == options.steps):
+            grid = _sample(method, preview, accelerator.device)
+            write_image(output / SAMPLES_DIR / f"step_{step:07d}.png", grid)
+
+    settings = LoopSettings(
+        steps=options.steps, start=start, desc=f"train {method.name}", log_every=options.log_every,
+        checkpoint_every=options.checkpoint_every, progress=options.progress,
     )  # fmt: skip
-    with bar:
-        for step, batch in enumerate(loader, start=start + 1):
-            batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            context = StepContext(step, options.steps, models, optimizers, accelerator.backward)
-            with accelerator.autocast():
-                losses = _global_mean(method.training_step(batch, context), accelerator)
-            bar.update(1)
-            if step % options.log_every == 0 or step == options.steps:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-                if log is not None:
-                    log.write(step, time.perf_counter() - started, losses)
-            if output is None:
-                continue
-            checkpointing = step % options.checkpoint_every == 0 or step == options.steps
-            # Every process's RNG goes into the checkpoint (a collective: all processes take part).
-            rng_states = _every_rank(rng_state(), accelerator) if checkpointing else None
-            if not accelerator.is_main_process:
-                continue
-            if step % options.sample_every == 0 or step == options.steps:
-                grid = _sample(method, preview, accelerator.device)
-                write_image(output / SAMPLES_DIR / f"step_{step:07d}.png", grid)
-            if checkpointing:
-                saved = save_checkpoint(output, step, method, setup, options, rng_states)
-    if log is not None:
-        log.close()
+    try:
+        done = run_steps(
+            step_fn, settings, accelerator, log=log, save=save if output else None, after_step=sample
+        )
+    finally:
+        if log is not None:
+            log.close()
     accelerator.wait_for_everyone()
-    return TrainResult(options.steps, start, time.perf_counter() - started, losses, saved)
+    return TrainResult(options.steps, start, done.seconds, done.losses, saved)
 
 
-def _global_mean(losses: dict[str, float], accelerator: Any) -> dict[str, float]:
-    """Each loss averaged over the processes: the loss of the global batch, what one process logs."""
-    if accelerator.num_processes == 1 or not losses:
-        return losses
-    values = torch.tensor(list(losses.values()), dtype=torch.float64, device=accelerator.device)
-    means = accelerator.reduce(values, reduction="mean").tolist()
-    return dict(zip(losses, means, strict=True))
-
-
-def _every_rank(value: dict[str, Any], accelerator: Any) -> list[dict[str, Any]]:
-    """``value`` of every process, in rank order (on every process)."""
-    if accelerator.num_processes == 1:
-        return [value]
-    from accelerate.utils import gather_object
-
-    return gather_object([value])
+def _check_same_method(checkpoint: Checkpoint, method: Trainable) -> None:
+    """Raise :class:`CheckpointError` unless ``checkpoint`` was written by ``method`` with its settings."""
+    saved = checkpoint.meta
+    if saved.get("method") != method.name:
+        raise CheckpointError(
+            f"{checkpoint.path} is a checkpoint of {saved.get('method')!r}, not {method.name!r}"
+        )
+    mine = json.loads(json.dumps(dataclasses.asdict(method.config)))
+    if saved.get("method_config") != mine:
+        changed = sorted(k for k in mine if saved.get("method_config", {}).get(k) != mine[k])
+        raise CheckpointError(
+            f"{checkpoint.path} was trained with other settings ({', '.join(changed)} differ); resume with "
+            "the same method settings, or start a new output folder"
+        )
 
 
 def _preview_batch(dataset: Dataset, count: int = 4) -> dict[str, Any]:
