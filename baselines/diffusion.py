@@ -40,7 +40,7 @@ from toolkit.data.media import write_image
 from toolkit.data.subject import SubjectFrames
 from toolkit.diffusion.consistency import DEFAULT_CONSISTENCY, consistency
 from toolkit.diffusion.controls import SIZE_MULTIPLE
-from toolkit.diffusion.dreambooth.checkpoint import CHECKPOINTS_DIR
+from toolkit.train.checkpoint import CHECKPOINTS_DIR
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.loop import DEFAULT_CLASS_PROMPT, train
 from toolkit.diffusion.dreambooth.lora import DEFAULT_TARGETS, UNET_TARGETS

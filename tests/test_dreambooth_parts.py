@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from toolkit.diffusion.controls import control_images
-from toolkit.diffusion.dreambooth import checkpoint as ckpt
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.data import BatchPlan, ExampleSet, prepare_example
 from toolkit.diffusion.dreambooth.lora import (
@@ -95,74 +94,6 @@ def test_no_proportions_without_a_visible_leg():
     from dataclasses import replace
 
     assert estimate_proportions([replace(pose, keypoints=keypoints), None]) is None
-
-
-class _OneProcess:
-    is_main_process = True
-    process_index = 0
-    num_processes = 1
-
-    def wait_for_everyone(self) -> None:
-        return None
-
-
-def _save(folder, step, optimizer, scheduler, params, limit=None):
-    return ckpt.save_checkpoint(
-        folder,
-        step,
-        _OneProcess(),
-        seed=7,
-        params=params,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        write_lora=lambda path: (path / "pytorch_lora_weights.safetensors").write_bytes(b"x"),
-        total_limit=limit,
-    )
-
-
-def test_checkpoints_are_atomic_pruned_and_restored(tmp_path, monkeypatch):
-    weight = torch.nn.Parameter(torch.ones(3))
-    optimizer = torch.optim.AdamW([weight], lr=0.1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 / (s + 1))
-    for step in (1, 2, 3):
-        weight.grad = torch.ones(3)
-        optimizer.step()
-        scheduler.step()
-        _save(tmp_path, step, optimizer, scheduler, {"unet.w": weight.detach().clone()}, limit=2)
-    assert [s for s, _ in ckpt.checkpoint_steps(tmp_path)] == [2, 3]
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ckpt.torch, "save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        _save(tmp_path, 4, optimizer, scheduler, {"unet.w": weight.detach().clone()})
-    monkeypatch.undo()
-    assert ckpt.resolve_resume("latest", tmp_path).name == "checkpoint-3"
-
-    torch.manual_seed(123)
-    expected_draw = torch.rand(2)
-    fresh = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(3))], lr=0.1)
-    fresh_scheduler = torch.optim.lr_scheduler.LambdaLR(fresh, lambda s: 1 / (s + 1))
-    torch.manual_seed(123)
-    _save(tmp_path, 5, optimizer, scheduler, {"unet.w": weight.detach().clone()})
-    torch.rand(5)
-    state, params = ckpt.load_checkpoint(
-        tmp_path / "checkpoint-5", _OneProcess(), optimizer=fresh, scheduler=fresh_scheduler
-    )
-    assert (state.step, state.seed) == (5, 7)
-    assert torch.equal(params["unet.w"], weight.detach())
-    assert fresh_scheduler.last_epoch == scheduler.last_epoch
-    assert torch.equal(
-        fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"]
-    )
-    assert torch.equal(torch.rand(2), expected_draw)  # the random state is the one saved
-
-
-def test_resume_from_a_missing_checkpoint_is_a_one_line_error(tmp_path):
-    assert ckpt.resolve_resume("latest", tmp_path) is None
-    with pytest.raises(ckpt.CheckpointError, match="no complete checkpoint"):
-        ckpt.resolve_resume("checkpoint-9", tmp_path)
 
 
 def test_kohya_keys_and_alpha():

@@ -1,6 +1,6 @@
 """Bad input that used to cost memory, a traceback or finished work: absurd canvases and coordinates,
 output paths that cannot be folders, weight files that are not what they claim (a malicious pickle among
-them), and damaged checkpoints. Each is one line, before any model loads."""
+them). Each is one line, before any model loads. (Damaged checkpoints: tests/test_train_core.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from toolkit.cli import main
-from toolkit.diffusion.dreambooth.checkpoint import CheckpointError, load_checkpoint
 from toolkit.errors import PoseFormatError, ToolkitError
 from toolkit.pose.io import save_poses
 from toolkit.pose.sequence import MAX_CANVAS, PoseSequence
@@ -128,25 +127,6 @@ def test_malicious_pickles_are_refused_at_every_entry_point(evil, tmp_path):
         message = str(caught.value)
         assert str(path) in message and "weights_only" in message and "\n" not in message, name
         assert not marker.exists(), f"{name} unpickled the file"
-
-
-def test_damaged_dreambooth_checkpoint_files_are_one_line(evil, tmp_path):
-    from accelerate import Accelerator
-
-    path, marker = evil
-    checkpoint = tmp_path / "checkpoint-3"
-    checkpoint.mkdir()
-    model = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.AdamW(model.parameters())
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    (checkpoint / "optimizer.pt").write_bytes(b"not a pickle at all")
-    with pytest.raises(CheckpointError, match="optimizer.pt: not readable as optimizer state"):
-        load_checkpoint(checkpoint, Accelerator(cpu=True), optimizer=optimizer, scheduler=scheduler)
-    torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
-    (checkpoint / "scheduler.pt").write_bytes(path.read_bytes())
-    with pytest.raises(CheckpointError, match="scheduler.pt: not readable as scheduler state"):
-        load_checkpoint(checkpoint, Accelerator(cpu=True), optimizer=optimizer, scheduler=scheduler)
-    assert not marker.exists()
 
 
 def test_a_fid_network_that_is_not_torchscript_fails_when_the_metric_is_made(tmp_path):

@@ -66,10 +66,8 @@ def test_resume_continues_from_the_checkpoint_with_identical_weights(run: Path, 
     checkpoints = tmp_path / "checkpoints" / "unet"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-2", "checkpoint-3"]
     for step in (2, 3):
-        resumed = load_file(str(checkpoints / f"checkpoint-{step}" / "lora_params.safetensors"))
-        straight = load_file(
-            str(run / "checkpoints" / "unet" / f"checkpoint-{step}" / "lora_params.safetensors")
-        )
+        resumed = load_file(str(checkpoints / f"checkpoint-{step}" / "tensors.safetensors"))
+        straight = load_file(str(run / "checkpoints" / "unet" / f"checkpoint-{step}" / "tensors.safetensors"))
         assert resumed.keys() == straight.keys()
         assert all(torch.equal(resumed[k], straight[k]) for k in straight)
     rows = (tmp_path / "logs" / "unet" / "losses.csv").read_text().splitlines()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,18 +41,18 @@ from ...manifest import write_manifest
 from ...nn.distributed import make_accelerator
 from ...nn.train_log import open_logger
 from ...pose.proportions import BodyProportions
-from ..loading import lora_file
-from ..prompts import fill, load_template
-from ..subjects import LORA_FILE, Subject, SubjectRegistry
-from .card import write_model_card
-from .checkpoint import (
+from ...train.checkpoint import (
     CHECKPOINTS_DIR,
-    load_checkpoint,
-    read_state,
+    Checkpoint,
     resolve_resume,
     save_checkpoint,
     sweep_checkpoint_temporaries,
 )
+from ...train.loop import LoopSettings, run_steps
+from ..loading import lora_file
+from ..prompts import fill, load_template
+from ..subjects import LORA_FILE, Subject, SubjectRegistry
+from .card import write_model_card
 from .config import DreamBoothConfig
 from .data import BatchPlan, ExampleSet, class_photos, read_photos
 from .lora import export_kohya, load_trainable_state, save_lora, trainable_parameters, trainable_state
@@ -117,13 +118,13 @@ def _prompts(config: DreamBoothConfig) -> tuple[str, str]:
     )
 
 
-def _run_seed(config: DreamBoothConfig, resume: Path | None) -> int:
+def _run_seed(config: DreamBoothConfig, resume: Checkpoint | None) -> int:
     """``config.seed``; without it a resumed run keeps its checkpoint's, so its batches continue, and a
     new run draws one."""
     if config.seed is not None:
         return config.seed
     if resume is not None:
-        return read_state(resume).seed
+        return resume.seed
     return int(np.random.SeedSequence().generate_state(1)[0])
 
 
@@ -318,12 +319,11 @@ def _train(
 ) -> TrainResult:
     """:func:`train` once the subject folder is this run's."""
     from accelerate.utils import set_seed
-    from tqdm import tqdm
 
     checkpoints = folder / CHECKPOINTS_DIR
     if accelerator.is_main_process:
         sweep_checkpoint_temporaries(checkpoints)
-    resume = resolve_resume(config.resume_from_checkpoint, checkpoints)
+    resume = resolve_resume(config.resume_from_checkpoint, checkpoints, flag="--resume-from-checkpoint")
     if config.resume_from_checkpoint == "latest" and resume is None:
         accelerator.print(f"no checkpoint in {checkpoints} yet; starting a new run")
     seed = _run_seed(config, resume)
@@ -369,10 +369,15 @@ def _train(
     # 4. Resume.
     step = 0
     if resume is not None:
-        state, params = load_checkpoint(resume, accelerator, optimizer=optimizer, scheduler=lr_scheduler)
-        load_trainable_state(params, *trainer.unwrapped())
-        step = state.step
-        accelerator.print(f"resumed from {resume} at step {step}")
+        weights = resume.restore(
+            optimizers={"optimizer": optimizer},
+            schedulers={"scheduler": lr_scheduler},
+            rank=accelerator.process_index,
+            world=accelerator.num_processes,
+        )
+        load_trainable_state({k.removeprefix("params/"): v for k, v in weights.items()}, *trainer.unwrapped())
+        step = resume.step
+        accelerator.print(f"resumed from {resume.path} at step {step}")
 
     # 5. Train.
     log = open_logger(folder / "logs", config.report_to, step) if accelerator.is_main_process else None
@@ -408,36 +413,31 @@ def _train(
 
     for model in trainer.trained:
         model.train()
-    show = config.progress and accelerator.is_main_process
-    bar = tqdm(total=max_steps, initial=step, desc="train", unit="step", disable=not show)
-    while step < max_steps:
-        tick = time.perf_counter()
-        loss_value = trainer.step(plan, step, seed, optimizer, lr_scheduler)
-        step += 1
-        if not math.isfinite(loss_value):
-            raise ToolkitError(f"the loss is {loss_value} at step {step}; lower --learning-rate or use fp32")
-        result.losses.append(loss_value)
-        result.seconds += time.perf_counter() - tick
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.4f}")
-        if log is not None:
-            log.write(step, result.seconds, {"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]})
-        if step % config.checkpointing_steps == 0:
-            save_checkpoint(
-                checkpoints,
-                step,
-                accelerator,
-                seed=seed,
-                params=trainable_state(*trainer.unwrapped()),
-                optimizer=optimizer,
-                scheduler=lr_scheduler,
-                write_lora=lambda path: save_lora(path, *trainer.unwrapped()),
-                total_limit=config.checkpoints_total_limit,
-            )
-        if accelerator.is_main_process and config.validation_steps and step % config.validation_steps == 0:
-            validate(step)
-    bar.close()
-    result.steps = step
+
+    def step_fn(at: int) -> dict[str, float]:
+        loss = trainer.step(plan, at - 1, seed, optimizer, lr_scheduler)
+        return {"loss": loss, "lr": lr_scheduler.get_last_lr()[0]}
+
+    def save(at: int, rng: list[dict[str, Any]]) -> None:
+        params = trainable_state(*trainer.unwrapped())
+        save_checkpoint(
+            checkpoints, at, seed=seed, tensors={f"params/{k}": v for k, v in params.items()},
+            optimizers={"optimizer": optimizer}, schedulers={"scheduler": lr_scheduler}, rng=rng,
+            write_files=lambda path: save_lora(path, *trainer.unwrapped()),
+            keep=config.checkpoints_total_limit,
+        )  # fmt: skip
+
+    def after_step(at: int, losses: Mapping[str, float]) -> None:
+        result.losses.append(losses["loss"])
+        if config.validation_steps and at % config.validation_steps == 0:
+            validate(at)
+
+    settings = LoopSettings(
+        steps=max_steps, start=step, desc="train", log_every=1,
+        checkpoint_every=config.checkpointing_steps, progress=config.progress,
+    )  # fmt: skip
+    done = run_steps(step_fn, settings, accelerator, log=log, save=save, after_step=after_step)
+    result.steps, result.seconds = done.step, done.seconds
 
     # 6. The subject folder.
     accelerator.wait_for_everyone()
@@ -446,8 +446,8 @@ def _train(
         result.lora = save_lora(folder, unet, text_encoder)
         if config.export_kohya:
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
-        write_image(folder / SAMPLE_FILE, validate(step))
-        write_model_card(folder, config, prompts, step, SAMPLE_FILE)
+        write_image(folder / SAMPLE_FILE, validate(result.steps))
+        write_model_card(folder, config, prompts, result.steps, SAMPLE_FILE)
         result.photos = _keep_photos(config.instance_dir, folder)
         if config.init_lora is not None:
             _keep_concept(config.init_lora, folder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -88,7 +89,7 @@ class Trainer:
         """Optimisation step ``step`` (0-based): ``gradient_accumulation_steps`` micro-steps, each
         backpropagated; at the last, gradients are clipped to ``max_grad_norm`` and the
         ``accelerate``-prepared ``optimizer`` and ``lr_scheduler`` step (they skip the other micro-steps).
-        Returns the micro-steps' mean loss over every process's examples."""
+        Returns this process's mean loss over the micro-steps."""
         accelerator, accumulation = self.accelerator, self.config.gradient_accumulation_steps
         losses = []
         for micro in range(accumulation):
@@ -100,9 +101,8 @@ class Trainer:
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
-            losses.append(loss.detach())
-        # The loss of the global batch: every process's mean, averaged (what one process would log).
-        return float(accelerator.reduce(torch.stack(losses).mean(), reduction="mean"))
+            losses.append(float(loss.detach()))
+        return float(np.mean(losses))
 
     def encode_prompts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(1, 77, D)`` embeddings of the instance and of the class prompt."""

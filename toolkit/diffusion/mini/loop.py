@@ -1,16 +1,13 @@
-"""The optimisation loop every mini training stage shares: seeded batches, resumable checkpoints, logs.
-
-A stage gives a model to train, a dataset and a loss; this module runs ``steps`` optimisation steps with
-``accelerate`` (AdamW, constant learning rate after a linear warm-up, gradient clipping), a progress bar,
-a loss log (``open_logger``: TensorBoard or CSV) and checkpoints in the DreamBooth trainer's atomic format
-(:mod:`toolkit.diffusion.dreambooth.checkpoint`), resumed with ``resume="latest"`` or a folder. Batches,
-noise and timesteps of step ``s`` come from generators seeded by ``(seed, s, process)``, so a resumed run
-continues exactly as an uninterrupted one.
+"""What every mini training stage shares: a stage gives a model to train, a dataset and a loss; this
+module builds AdamW (constant learning rate after a linear warm-up, an optional linear decay, gradient
+clipping), seeded batches and per-step generators, and runs the steps in the training core
+(:mod:`toolkit.train.loop`: progress, loss log, checkpoints in its one format), resumed with
+``resume="latest"`` or a folder. Batches, noise and timesteps of step ``s`` come from generators seeded by
+``(seed, s, process)``, so a resumed run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from ...nn.train_log import open_logger
-from ..dreambooth.checkpoint import (
+from ...train.checkpoint import (
     CHECKPOINTS_DIR,
     CheckpointError,
-    load_checkpoint,
-    read_state,
     resolve_resume,
     save_checkpoint,
+    sweep_checkpoint_temporaries,
 )
+from ...train.loop import LoopSettings, run_steps
 from .data import StepBatches, step_seed
 
 if TYPE_CHECKING:
@@ -138,17 +134,24 @@ def train_stage(
     optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=1e-2)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, options))
 
+    main = accelerator.is_main_process
+    if main:
+        sweep_checkpoint_temporaries(folder)
     start = 0
-    resume = resolve_resume(options.resume, folder)
+    resume = resolve_resume(options.resume, folder, flag="--resume-from-checkpoint")
     if resume is not None:
-        trained_with = read_state(resume).seed
-        if trained_with != options.seed:
+        if resume.seed != options.seed:
             raise CheckpointError(
-                f"{resume} was trained with seed {trained_with}; resume with --seed {trained_with}"
+                f"{resume.path} was trained with seed {resume.seed}; resume with --seed {resume.seed}"
             )
-        state, params = load_checkpoint(resume, accelerator, optimizer=optimizer, scheduler=scheduler)
-        model.load_state_dict(params)
-        start = state.step
+        weights = resume.restore(
+            optimizers={"optimizer": optimizer},
+            schedulers={"scheduler": scheduler},
+            rank=accelerator.process_index,
+            world=accelerator.num_processes,
+        )
+        model.load_state_dict({k.removeprefix("model/"): v for k, v in weights.items()})
+        start = resume.step
     model, optimizer = accelerator.prepare(model, optimizer)
 
     sampler = StepBatches(
@@ -162,51 +165,45 @@ def train_stage(
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=options.num_workers, collate_fn=_collate
     )
-    main = accelerator.is_main_process
+    batches = iter(loader)
     log = open_logger(options.output / "logs" / stage, options.logger, start) if main else None
-    began = time.perf_counter()
-    step = start
     model.train()
-    bar = tqdm(
-        total=options.steps, initial=start, desc=f"training {stage}", disable=not (options.progress and main)
-    )
+
+    def step_fn(step: int) -> dict[str, float]:
+        batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in next(batches).items()}
+        generator = torch.Generator().manual_seed(
+            step_seed(options.seed, step, accelerator.process_index, stream=1)
+        )
+        # The whole loss under mixed precision, as the VAE stage calls encode and decode, not forward.
+        with accelerator.autocast():
+            losses = loss_fn(model, batch, generator)
+        accelerator.backward(losses["loss"])
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(trainable, options.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return {k: v.item() for k, v in losses.items()}
+
+    def save(step: int, rng: list[dict[str, Any]]) -> None:
+        unwrapped = accelerator.unwrap_model(model)
+        save_checkpoint(
+            folder, step, seed=options.seed,
+            tensors={f"model/{k}": v for k, v in unwrapped.state_dict().items()},
+            optimizers={"optimizer": optimizer}, schedulers={"scheduler": scheduler}, rng=rng,
+            write_files=lambda path: unwrapped.save_pretrained(path / stage),
+            keep=options.checkpoints_total_limit,
+        )  # fmt: skip
+
+    settings = LoopSettings(
+        steps=options.steps, start=start, desc=f"training {stage}", log_every=options.log_every,
+        checkpoint_every=options.checkpoint_every, progress=options.progress,
+    )  # fmt: skip
     try:
-        for batch in loader:
-            step += 1
-            batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            generator = torch.Generator().manual_seed(
-                step_seed(options.seed, step, accelerator.process_index, stream=1)
-            )
-            # The whole loss under mixed precision, as the VAE stage calls encode and decode, not forward.
-            with accelerator.autocast():
-                losses = loss_fn(model, batch, generator)
-            accelerator.backward(losses["loss"])
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(trainable, options.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss'].item():.4f}")
-            if log is not None and (step % options.log_every == 0 or step == options.steps):
-                log.write(step, time.perf_counter() - began, {k: v.item() for k, v in losses.items()})
-            if step % options.checkpoint_every == 0 or step == options.steps:
-                unwrapped = accelerator.unwrap_model(model)
-                save_checkpoint(
-                    folder,
-                    step,
-                    accelerator,
-                    seed=options.seed,
-                    params={k: v.detach().contiguous() for k, v in unwrapped.state_dict().items()},
-                    optimizer=optimizer,
-                    scheduler=scheduler,
-                    write_lora=lambda path, net=unwrapped: net.save_pretrained(path / stage),
-                    total_limit=options.checkpoints_total_limit,
-                )
+        done = run_steps(step_fn, settings, accelerator, log=log, save=save)
     finally:
-        bar.close()
         if log is not None:
             log.close()
     model.eval()
     accelerator.unwrap_model(model).eval()
-    return step
+    return done.step
