@@ -40,7 +40,6 @@ from toolkit.data.media import write_image
 from toolkit.data.subject import SubjectFrames
 from toolkit.diffusion.consistency import DEFAULT_CONSISTENCY, consistency
 from toolkit.diffusion.controls import SIZE_MULTIPLE
-from toolkit.train.checkpoint import CHECKPOINTS_DIR
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.loop import DEFAULT_CLASS_PROMPT, train
 from toolkit.diffusion.dreambooth.lora import DEFAULT_TARGETS, UNET_TARGETS
@@ -54,6 +53,7 @@ from toolkit.methods import register_method
 from toolkit.nn.io import CONFIG_NAME, CheckpointError, config_from_dict, read_method, write_method
 from toolkit.pose.io import save_poses
 from toolkit.pose.sequence import PoseSequence
+from toolkit.train.checkpoint import CHECKPOINTS_DIR
 
 SUBJECTS_DIR = "subjects"
 DEFAULT_SUBJECT = "subject"

@@ -34,7 +34,7 @@ pose from the first source image.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,14 +49,14 @@ from toolkit.data.media import grid
 from toolkit.data.subject import SubjectFrames
 from toolkit.methods import register_method
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.resnet import ResnetBlock, conv_branch, resnet_decoder, resnet_encoder
-from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
+from toolkit.nn.trainer import StepContext, TrainableMethod, TrainingSetup
 from toolkit.pose.encode import gaussian_heatmaps
 from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import BODY_18
+from toolkit.train.schedules import hold_then_linear_decay
 
 from ._generator import OneGenerator
 
@@ -166,9 +166,6 @@ class PatnConfig:
                 "gan_weight, l1_weight, perceptual_weight and lr must be >= 0, sigma > 0 and "
                 "decay_from in [0, 1]"
             )
-
-
-METHOD_SETTINGS: frozenset[str] = frozenset(f.name for f in fields(PatnConfig))
 
 
 # ---- networks -----------------------------------------------------------------------------------------
@@ -347,7 +344,7 @@ class SourceTargetPairs(Dataset):
 
 
 @register_method("patn")
-class Patn(OneGenerator[PatnGenerator]):
+class Patn(OneGenerator[PatnGenerator], TrainableMethod):
     """PATN: renders the person of a source image in target poses.
 
     Args:
@@ -356,12 +353,13 @@ class Patn(OneGenerator[PatnGenerator]):
     """
 
     name: ClassVar[str]
+    config_class: ClassVar[type] = PatnConfig
     uses_source: ClassVar[bool] = True
     # In eval mode a frame depends only on the source and its own target pose.
     frame_independent: ClassVar[bool] = True
 
     def __init__(self, config: PatnConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = _parse(asdict(config) if isinstance(config, PatnConfig) else config)
+        self.config = self.parse_config(config)
         self.generator: PatnGenerator | None = None
         self._perceptual: VGGPerceptualLoss | None = None
 
@@ -370,16 +368,6 @@ class Patn(OneGenerator[PatnGenerator]):
     def build_generator(self) -> PatnGenerator:
         """A freshly initialised generator for ``self.config`` (the module's :func:`build_generator`)."""
         return build_generator(self.config)
-
-    def fit(
-        self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
-    ) -> None:
-        """Train on pairs of ``train_data``'s frames with ``toolkit.nn.trainer.train``. ``config`` may hold
-        method settings (which replace the constructor's) and training options (``TrainOptions``)."""
-        if config and set(config) & METHOD_SETTINGS:
-            self.config = _parse(config)
-        options = config_from_dict(TrainOptions, config, ignore=METHOD_SETTINGS)
-        train(self, train_data, options, accelerator)
 
     def training_setup(self, train_data: SubjectFrames, device: torch.device) -> TrainingSetup:
         """Build the pairs, the generator (N(0, 0.02) init, as the original), the two discriminators
@@ -406,10 +394,7 @@ class Patn(OneGenerator[PatnGenerator]):
 
     def learning_rate(self, step: int, steps: int) -> float:
         """``lr`` for the first ``decay_from`` of the steps, then linear towards 0."""
-        start = self.config.decay_from * steps
-        if step <= start:
-            return self.config.lr
-        return self.config.lr * (steps - step + 1) / (steps - start + 1)
+        return hold_then_linear_decay(self.config.lr, step, steps, self.config.decay_from)
 
     def training_step(self, batch: dict[str, torch.Tensor], context: StepContext) -> dict[str, float]:
         """One PATN iteration: the generator on its L1, perceptual and GAN losses, then D_PP, then D_PB."""
@@ -512,8 +497,3 @@ class Patn(OneGenerator[PatnGenerator]):
         poses = torch.cat([source_map.expand(count, -1, -1, -1), target_maps], 1)
         frames = tensor_to_images(self.generate(source, poses))
         return np.stack([target_box.undo(frame) for frame in frames])
-
-
-def _parse(values: Mapping[str, Any] | None) -> PatnConfig:
-    # The harness passes one mapping to the constructor and to fit: training options are fit's.
-    return config_from_dict(PatnConfig, values, ignore=TRAIN_OPTION_NAMES)

@@ -28,7 +28,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,13 +54,13 @@ from toolkit.data.subject import SubjectFrames
 from toolkit.methods import register_method
 from toolkit.nn.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.norm import NORM_LAYERS
-from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
+from toolkit.nn.trainer import StepContext, TrainableMethod, TrainingSetup
 from toolkit.nn.unet import UNetGenerator, unet_generator
 from toolkit.pose.match import FEATURES, nearest
 from toolkit.pose.sequence import PoseSequence
+from toolkit.train.schedules import hold_then_linear_decay
 
 from ._generator import OneGenerator
 
@@ -155,8 +155,6 @@ class Pix2PixConfig:
             raise ValueError("l1_weight, perceptual_weight and lr must be >= 0, and decay_from in [0, 1]")
         Augmentation(self.jitter, self.flip)
 
-
-METHOD_SETTINGS: frozenset[str] = frozenset(f.name for f in fields(Pix2PixConfig))
 
 DISCRIMINATORS: dict[str, Callable[[int, Pix2PixConfig], nn.Module]] = {
     "patch": lambda channels, c: PatchDiscriminator(channels, c.disc_channels, c.disc_layers, c.norm),
@@ -254,25 +252,21 @@ class Driver:
 # ---- the methods --------------------------------------------------------------------------------------
 
 
-class _Pix2Pix(OneGenerator[UNetGenerator], ABC):
+class _Pix2Pix(OneGenerator[UNetGenerator], TrainableMethod, ABC):
     """What pose2pics and pics2pics share; they differ in their input and in what they learn from."""
 
     name: ClassVar[str]
+    config_class: ClassVar[type] = Pix2PixConfig
     image_input: ClassVar[bool]
     # The subject is in the weights, and a frame depends only on its own pose (see INFERENCE).
     uses_source: ClassVar[bool] = False
     frame_independent: ClassVar[bool] = True
 
     def __init__(self, config: Pix2PixConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = self._parse(asdict(config) if isinstance(config, Pix2PixConfig) else config)
+        self.config = self.parse_config(config)
         self.generator: UNetGenerator | None = None
         self._driver: Driver | None = None
         self._perceptual: VGGPerceptualLoss | None = None
-
-    @classmethod
-    def _parse(cls, values: Mapping[str, Any] | None) -> Pix2PixConfig:
-        # The harness passes one mapping to the constructor and to fit: training options are fit's.
-        return config_from_dict(Pix2PixConfig, values, ignore=TRAIN_OPTION_NAMES)
 
     @property
     def input_channels(self) -> int:
@@ -291,16 +285,6 @@ class _Pix2Pix(OneGenerator[UNetGenerator], ABC):
         )
 
     # -- training
-
-    def fit(
-        self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
-    ) -> None:
-        """Train on ``train_data`` with ``toolkit.nn.trainer.train``. ``config`` may hold method settings
-        (which replace the constructor's) and training options (``TrainOptions``: steps, batch_size ...)."""
-        if config and set(config) & METHOD_SETTINGS:
-            self.config = self._parse(config)
-        options = config_from_dict(TrainOptions, config, ignore=METHOD_SETTINGS)
-        train(self, train_data, options, accelerator)
 
     def training_setup(self, train_data: SubjectFrames, device: torch.device) -> TrainingSetup:
         """Build the dataset, generator, discriminator, optimizers and (if asked) the perceptual loss.
@@ -338,10 +322,7 @@ class _Pix2Pix(OneGenerator[UNetGenerator], ABC):
 
     def learning_rate(self, step: int, steps: int) -> float:
         """pix2pix's schedule: ``lr`` for the first ``decay_from`` of the steps, then linear towards 0."""
-        start = self.config.decay_from * steps
-        if step <= start:
-            return self.config.lr
-        return self.config.lr * (steps - step + 1) / (steps - start + 1)
+        return hold_then_linear_decay(self.config.lr, step, steps, self.config.decay_from)
 
     def training_step(self, batch: dict[str, torch.Tensor], context: StepContext) -> dict[str, float]:
         """One pix2pix iteration: update D on (input, real) vs (input, fake), then G on the GAN, L1 (and
@@ -451,11 +432,8 @@ class Pix2PixPics2Pics(_Pix2Pix):
     DEFAULT_DRIVER: ClassVar[str] = "mannequin:1000"
 
     @classmethod
-    def _parse(cls, values: Mapping[str, Any] | None) -> Pix2PixConfig:
-        values = dict(values or {})
-        if values.get("driver") is None:
-            values["driver"] = cls.DEFAULT_DRIVER
-        return super()._parse(values)
+    def setting_defaults(cls) -> dict[str, Any]:
+        return {"driver": cls.DEFAULT_DRIVER}
 
     def _dataset(self, train_data: SubjectFrames) -> PairDataset:
         c = self.config

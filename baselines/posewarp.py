@@ -27,7 +27,7 @@ arrive in BODY_18 and are converted with ``toolkit.pose``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 import cv2
@@ -43,9 +43,8 @@ from toolkit.data.media import grid
 from toolkit.data.subject import SubjectFrames
 from toolkit.methods import register_method
 from toolkit.nn.backbones import FeatureStack, imagenet_normalize, load_backbone
-from toolkit.nn.io import config_from_dict
 from toolkit.nn.losses import PerceptualWeightsError, gan_loss
-from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
+from toolkit.nn.trainer import StepContext, TrainableMethod, TrainingSetup
 from toolkit.nn.warp import LimbPoints, limb_transforms, warp_layers
 from toolkit.pose.encode import gaussian_heatmaps, posewarp_limb_masks
 from toolkit.pose.sequence import PoseSequence
@@ -244,8 +243,6 @@ RECONSTRUCTION_LOSSES: dict[str, Callable[[PosewarpConfig, torch.device, torch.T
     "vgg": _vgg_loss,
     "l1": _l1_loss,
 }
-
-METHOD_SETTINGS: frozenset[str] = frozenset(f.name for f in fields(PosewarpConfig))
 
 
 # ---- inputs -------------------------------------------------------------------------------------------
@@ -596,26 +593,24 @@ class PosewarpDiscriminator(nn.Module):
 # ---- the methods --------------------------------------------------------------------------------------
 
 
-class _Posewarp(OneGenerator[PosewarpGenerator]):
+class _Posewarp(OneGenerator[PosewarpGenerator], TrainableMethod):
     """What ``posewarp`` and ``posewarp-upper`` share; they differ in their default ``layout``."""
 
     name: ClassVar[str]
+    config_class: ClassVar[type] = PosewarpConfig
     DEFAULT_LAYOUT: ClassVar[str]
     # A frame is made from the source image and its own target pose only.
     uses_source: ClassVar[bool] = True
     frame_independent: ClassVar[bool] = True
 
     def __init__(self, config: PosewarpConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = self._parse(asdict(config) if isinstance(config, PosewarpConfig) else config)
+        self.config = self.parse_config(config)
         self.generator: PosewarpGenerator | None = None
         self._reconstruction: Reconstruction | None = None
 
     @classmethod
-    def _parse(cls, values: Mapping[str, Any] | None) -> PosewarpConfig:
-        values = dict(values or {})
-        if values.get("layout") is None:
-            values["layout"] = cls.DEFAULT_LAYOUT
-        return config_from_dict(PosewarpConfig, values, ignore=TRAIN_OPTION_NAMES)
+    def setting_defaults(cls) -> dict[str, Any]:
+        return {"layout": cls.DEFAULT_LAYOUT}
 
     def build_generator(self) -> PosewarpGenerator:
         """A fresh generator for this config."""
@@ -623,16 +618,6 @@ class _Posewarp(OneGenerator[PosewarpGenerator]):
         return PosewarpGenerator(c.joints, c.limbs, c.width)
 
     # -- training
-
-    def fit(
-        self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
-    ) -> None:
-        """Train on pairs of ``train_data``'s frames with ``toolkit.nn.trainer.train``. ``config`` may hold
-        method settings (which replace the constructor's) and training options (``TrainOptions``)."""
-        if config and set(config) & METHOD_SETTINGS:
-            self.config = self._parse(config)
-        options = config_from_dict(TrainOptions, config, ignore=METHOD_SETTINGS)
-        train(self, train_data, options, accelerator)
 
     def training_setup(self, train_data: SubjectFrames, device: torch.device) -> TrainingSetup:
         """The pair dataset, generator, discriminator, their Adam optimizers and the reconstruction loss.

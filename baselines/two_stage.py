@@ -33,7 +33,7 @@ next sees both.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,14 +56,15 @@ from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
 from toolkit.methods import register_method
 from toolkit.nn.init import init_weights
-from toolkit.nn.io import config_from_dict, module_state, module_states, read_method, write_method
+from toolkit.nn.io import module_state, module_states, read_method, write_method
 from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
 from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, feature_matching_loss, logits
-from toolkit.nn.trainer import TRAIN_OPTION_NAMES, StepContext, TrainingSetup, TrainOptions, train
+from toolkit.nn.trainer import StepContext, TrainableMethod, TrainingSetup
 from toolkit.pose.motions import MOTIONS, make_motion
 from toolkit.pose.ops import AugmentConfig, augment_poses
 from toolkit.pose.sequence import PoseSequence
 from toolkit.pose.skeleton import BODY_18
+from toolkit.train.schedules import hold_then_linear_decay
 
 NUM_LIMBS = len(BODY_18.limbs)
 
@@ -223,8 +224,6 @@ ABLATIONS: dict[str, dict[str, bool]] = {
     "+unpaired": {"augment": True, "future_frames": True, "stage2": True, "unpaired": True},
 }
 
-METHOD_SETTINGS: frozenset[str] = frozenset(f.name for f in fields(TwoStageConfig))
-
 
 def window_indices(length: int, offsets: Sequence[int], centres: Sequence[int] | None = None) -> np.ndarray:
     """Frame indices of windows on a sequence of ``length`` frames whose edge frames repeat.
@@ -337,7 +336,7 @@ class WindowDataset(Dataset):
 
 
 @register_method("two-stage")
-class TwoStage:
+class TwoStage(TrainableMethod):
     """Ren et al.'s two-stage pose-to-video network, trained on one subject.
 
     Args:
@@ -346,19 +345,16 @@ class TwoStage:
     """
 
     name: ClassVar[str]
+    config_class: ClassVar[type] = TwoStageConfig
     # The subject is in the weights; a frame depends on its neighbours' poses.
     uses_source: ClassVar[bool] = False
     frame_independent: ClassVar[bool] = False
 
     def __init__(self, config: TwoStageConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = self._parse(asdict(config) if isinstance(config, TwoStageConfig) else config)
+        self.config = self.parse_config(config)
         self.generators: dict[str, GlobalGenerator] = {}
         self._perceptual: VGGPerceptualLoss | None = None
         self._stage = 1
-
-    @staticmethod
-    def _parse(values: Mapping[str, Any] | None) -> TwoStageConfig:
-        return config_from_dict(TwoStageConfig, values, ignore=TRAIN_OPTION_NAMES)
 
     # -- networks
 
@@ -387,17 +383,9 @@ class TwoStage:
 
     # -- training
 
-    def fit(
-        self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
-    ) -> None:
-        """Train both stages on ``train_data`` with ``toolkit.nn.trainer.train``. ``config`` may hold method
-        settings (replacing the constructor's) and training options; ``steps`` defaults to
-        ``stage1_steps + stage2_steps``."""
-        if config and set(config) & METHOD_SETTINGS:
-            self.config = self._parse(config)
-        values = {"steps": self.config.total_steps, **(config or {})}
-        options = config_from_dict(TrainOptions, values, ignore=METHOD_SETTINGS)
-        train(self, train_data, options, accelerator)
+    def run_defaults(self) -> dict[str, Any]:
+        """``steps`` defaults to ``stage1_steps + stage2_steps``."""
+        return {"steps": self.config.total_steps}
 
     def training_setup(self, train_data: SubjectFrames, device: torch.device) -> TrainingSetup:
         """Build the dataset, both generators, the discriminators, their optimizers and, with
@@ -430,10 +418,7 @@ class TwoStage:
             step, steps = step - c.stage1_steps, c.stage2_steps
         else:
             steps = c.stage1_steps
-        start = c.decay_from * steps
-        if step <= start:
-            return c.lr
-        return c.lr * max(0.0, steps - step + 1) / (steps - start + 1)
+        return hold_then_linear_decay(c.lr, step, steps, c.decay_from)
 
     def training_step(self, batch: dict[str, torch.Tensor], context: StepContext) -> dict[str, float]:
         """One iteration of the current stage: generate the M frames D_t sees (and for D_w one frame from

@@ -45,6 +45,7 @@ from ..train.checkpoint import (
     sweep_checkpoint_temporaries,
 )
 from ..train.loop import LoopSettings, run_steps
+from .io import config_from_dict
 from .train_log import LOGGERS, open_logger
 
 if TYPE_CHECKING:
@@ -162,6 +163,55 @@ class Trainable(Protocol):
 
     def save(self, directory: Path) -> None:
         """Write what inference needs (as for ``Baseline.save``)."""
+
+
+class TrainableMethod:
+    """What the trainable methods share: their settings (a dataclass, ``config_class``) kept apart from
+    the run options (:class:`TrainOptions`), and the one :meth:`fit`.
+
+    A subclass sets ``config_class``, may preset settings (:meth:`setting_defaults`) and run options
+    (:meth:`run_defaults`), and implements :class:`Trainable`'s ``training_setup``, ``training_step``,
+    ``sample_grid`` and ``save``.
+    """
+
+    config_class: ClassVar[type]
+    config: Any
+
+    @classmethod
+    def setting_defaults(cls) -> dict[str, Any]:
+        """Settings this method presets when they are not given (posewarp-upper's layout); none here."""
+        return {}
+
+    @classmethod
+    def setting_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls.config_class))
+
+    @classmethod
+    def parse_config(cls, values: Any) -> Any:
+        """The settings from a ``config_class`` instance or a mapping of its fields; training options in
+        the mapping are ``fit``'s and ignored here (the harness passes one mapping to both)."""
+        if isinstance(values, cls.config_class):
+            values = dataclasses.asdict(values)
+        values = dict(values or {})
+        for key, value in cls.setting_defaults().items():
+            if values.get(key) is None:
+                values[key] = value
+        return config_from_dict(cls.config_class, values, ignore=TRAIN_OPTION_NAMES)
+
+    def run_defaults(self) -> dict[str, Any]:
+        """Run options this method presets (two-stage: ``steps`` from its stages); none here."""
+        return {}
+
+    def fit(
+        self, train_data: SubjectFrames, config: Mapping[str, Any] | None = None, accelerator: Any = None
+    ) -> None:
+        """Train on ``train_data`` with :func:`train`. ``config`` may hold method settings (which replace
+        the constructor's) and training options (``TrainOptions``: steps, batch_size ...)."""
+        names = self.setting_names()
+        if config and set(config) & names:
+            self.config = self.parse_config(config)
+        options = config_from_dict(TrainOptions, {**self.run_defaults(), **(config or {})}, ignore=names)
+        train(self, train_data, options, accelerator)  # type: ignore[arg-type]
 
 
 @dataclass
