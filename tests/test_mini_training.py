@@ -12,12 +12,13 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from toolkit.data.datasets import DataError, mannequin_frames
+from toolkit.data.datasets import mannequin_frames
 from toolkit.data.mannequin.captions import mannequin_caption
 from toolkit.data.media import write_image
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
 from toolkit.diffusion.mini.cli import base_main, controlnet_main
 from toolkit.diffusion.mini.data import MiniDataset, StepBatches, control_image, folder_clips
+from toolkit.errors import DataError
 from toolkit.pose.io import save_poses
 
 TINY_DATA = ["--subjects", "2", "--motions", "walk", "--frames", "4"]

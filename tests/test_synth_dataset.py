@@ -7,12 +7,12 @@ import pytest
 from toolkit.data.mannequin import PART_NAMES, MannequinSpec
 from toolkit.data.media import read_image
 from toolkit.data.synth_dataset import (
-    DatasetError,
     SynthConfig,
     frame_paths,
     subject_dir,
     write_synthetic_dataset,
 )
+from toolkit.errors import DataError
 from toolkit.pose.io import load_poses
 
 CONFIG = SynthConfig(subjects=2, motions=("walk", "squat"), width=64, height=80, frames=4)
@@ -54,11 +54,11 @@ def test_rerun_redoes_only_missing_frames(tmp_path):
 
 def test_refuses_to_mix_settings_or_foreign_folders(tmp_path):
     write_synthetic_dataset(tmp_path / "a", CONFIG, progress=False)
-    with pytest.raises(DatasetError, match="frames differ"):
+    with pytest.raises(DataError, match="frames differ"):
         write_synthetic_dataset(tmp_path / "a", replace(CONFIG, frames=5), progress=False)
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "notes.txt").write_text("mine")
-    with pytest.raises(DatasetError, match="not empty"):
+    with pytest.raises(DataError, match="not empty"):
         write_synthetic_dataset(tmp_path / "b", CONFIG, progress=False)
-    with pytest.raises(DatasetError, match="unknown motion 'moonwalk'"):
+    with pytest.raises(DataError, match="unknown motion 'moonwalk'"):
         SynthConfig(motions=("moonwalk",))

@@ -1,11 +1,14 @@
-"""Checks of numeric arguments and settings shared across the toolkit; each failure is a one-line
-``ValueError`` that names the argument, what it must be, and what it got. Booleans are not numbers here."""
+"""Checks of arguments and settings shared across the toolkit; each failure is a one-line ``ValueError``
+that names the argument, what it must be, and what it got. Booleans are not numbers here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def check_number(name: str, value: object, valid: Callable[[float], bool], expected: str) -> float:
@@ -21,3 +24,11 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
+    """``registry[name]``, or a ``ValueError`` naming ``what`` was unknown and the registered names."""
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None

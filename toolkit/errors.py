@@ -9,6 +9,10 @@ class ToolkitError(Exception):
     """Base class for user-facing errors: the message says what is wrong and what to do."""
 
 
+class DataError(ToolkitError, ValueError):
+    """Training or benchmark data cannot be found, read or written as asked."""
+
+
 class PoseFormatError(ToolkitError, ValueError):
     """A pose file or pose array is malformed.
 

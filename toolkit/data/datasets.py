@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ToolkitError
+from ..errors import DataError
 from ..pose.encode import gaussian_heatmaps, limb_maps, render_openpose
 from ..pose.io import load_poses
 from ..pose.match import nearest
@@ -37,11 +37,6 @@ from ..pose.skeleton import BODY_18
 from .mannequin import MannequinSpec, render_sequence
 from .media import MediaError, list_images, read_image
 from .subject import SubjectFrames
-
-
-class DataError(ToolkitError, ValueError):
-    """Training data cannot be found or read as asked."""
-
 
 # ---- pose encodings -----------------------------------------------------------------------------------
 
@@ -212,10 +207,10 @@ def load_subject_frames(
         folder = folder / name
     if not folder.is_dir():
         raise DataError(f"{folder}: no such subject folder")
-    if _is_clip(folder):
+    if is_clip(folder):
         found = [folder]
     else:
-        found = sorted(p for p in folder.iterdir() if _is_clip(p))
+        found = sorted(p for p in folder.iterdir() if is_clip(p))
         if clips is not None:
             missing = sorted(set(clips) - {p.name for p in found})
             if missing:
@@ -274,7 +269,8 @@ def _subject_frames(
     return SubjectFrames(images, poses, masks, name=name)
 
 
-def _is_clip(folder: Path) -> bool:
+def is_clip(folder: Path) -> bool:
+    """Whether ``folder`` is one clip: an ``images/`` folder and its ``poses.json``."""
     return (folder / "images").is_dir() and (folder / "poses.json").is_file()
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..atomic import sweep_temporaries, write_json_atomic
-from ..errors import ToolkitError
+from ..errors import DataError
 from ..manifest import MANIFEST_NAME, write_manifest
 from ..pose.io import save_poses
 from ..pose.motions import list_motions, make_motion
@@ -39,10 +39,6 @@ from .media import write_image
 FRAME_PATTERN = "{:05d}.png"
 SUBJECT_FILE = "subject.json"
 CHANNELS = ("images", "masks", "parts")
-
-
-class DatasetError(ToolkitError):
-    """The dataset folder cannot be written or read as asked."""
 
 
 @dataclass(frozen=True)
@@ -74,18 +70,16 @@ class SynthConfig:
     def __post_init__(self) -> None:
         unknown = [m for m in self.motions if m not in list_motions()]
         if unknown:
-            raise DatasetError(f"unknown motion {unknown[0]!r}; choose from {', '.join(list_motions())}")
+            raise DataError(f"unknown motion {unknown[0]!r}; choose from {', '.join(list_motions())}")
         if not self.motions:
-            raise DatasetError("give at least one motion")
+            raise DataError("give at least one motion")
         if self.background not in BACKGROUNDS:
-            raise DatasetError(
-                f"unknown background {self.background!r}; choose from {', '.join(BACKGROUNDS)}"
-            )
+            raise DataError(f"unknown background {self.background!r}; choose from {', '.join(BACKGROUNDS)}")
         for name in ("subjects", "width", "height", "frames"):
             if getattr(self, name) <= 0:
-                raise DatasetError(f"{name} must be positive, got {getattr(self, name)}")
+                raise DataError(f"{name} must be positive, got {getattr(self, name)}")
         if self.seed < 0:
-            raise DatasetError(f"seed must be >= 0, got {self.seed}")
+            raise DataError(f"seed must be >= 0, got {self.seed}")
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "motions": list(self.motions)}
@@ -182,20 +176,20 @@ def _write_clip(
 def _check_same_config(root: Path, config: SynthConfig) -> None:
     manifest = root / MANIFEST_NAME
     if root.exists() and not root.is_dir():
-        raise DatasetError(f"{root} is a file; give a folder for the dataset")
+        raise DataError(f"{root} is a file; give a folder for the dataset")
     if not manifest.exists():
         if root.exists() and any(root.iterdir()):
-            raise DatasetError(f"{root} is not empty and holds no mannequin dataset; choose an empty folder")
+            raise DataError(f"{root} is not empty and holds no mannequin dataset; choose an empty folder")
         return
     try:
         previous = json.loads(manifest.read_text())["options"]
     except (json.JSONDecodeError, KeyError, OSError) as err:
-        raise DatasetError(
+        raise DataError(
             f"{manifest}: unreadable manifest ({err}); remove the folder or choose another"
         ) from None
     if previous != config.to_dict():
         changed = sorted(k for k in config.to_dict() if previous.get(k) != config.to_dict()[k])
-        raise DatasetError(
+        raise DataError(
             f"{root} was made with other settings ({', '.join(changed)} differ); "
             "use the same settings to resume, or choose another folder"
         )

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import lookup
 from ..errors import ToolkitError
-from ._registry import lookup
 from .backbones import FeatureStack, imagenet_normalize, load_backbone
 
 Logits = torch.Tensor | Sequence[torch.Tensor]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from ._registry import lookup
+from ..checks import lookup
 
 NormFactory = Callable[[int], nn.Module]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._registry import lookup
+from ..checks import lookup
 from .norm import conv_bias, norm_layer
 
 UNET_DEPTHS: dict[str, int] = {"unet_64": 6, "unet_128": 7, "unet_256": 8}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from numbers import Real
 from typing import TypeVar
 
 import cv2
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_count, check_number, lookup
 from ..errors import PoseFormatError
 from .skeleton import BODY_18, MPII_14, OPENPOSE_COLORS, UPPER_BODY_7
 
@@ -120,7 +120,7 @@ def limb_maps(
         ``(..., L, H, W)`` maps in [0, 1]; a limb with a missing end is all zero. NumPy in, float32 NumPy
         out; tensor in, tensor out on the same device and float dtype.
     """
-    profile = _lookup(LIMB_MAP_MODES, mode, "limb map mode")
+    profile = lookup(LIMB_MAP_MODES, mode, "limb map mode")
     _check_canvas(height, width)
     _check_positive(thickness=thickness, sigma=sigma)
     points = _as_tensor(keypoints)
@@ -258,7 +258,7 @@ def limb_masks(
 
     ``options`` go to the style's function (e.g. ``radius=`` for ``"patn"``).
     """
-    return _lookup(LIMB_MASK_STYLES, style, "limb mask style")(keypoints, width, height, **options)
+    return lookup(LIMB_MASK_STYLES, style, "limb mask style")(keypoints, width, height, **options)
 
 
 # ---- OpenPose rendering -------------------------------------------------------------------------------
@@ -482,15 +482,13 @@ def _segment_distance2(start: torch.Tensor, end: torch.Tensor, height: int, widt
 
 
 def _check_canvas(height: int, width: int) -> None:
-    for name, value in (("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"canvas {name} must be a positive integer number of pixels, got {value!r}")
+    check_count("canvas height", height)
+    check_count("canvas width", width)
 
 
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, Real) or not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number of pixels, got {value!r}")
+        check_number(name, value, lambda v: v > 0, "a positive number of pixels")
 
 
 def _check_joints(points: torch.Tensor, expected: int, what: str, layout: str) -> None:
@@ -500,13 +498,3 @@ def _check_joints(points: torch.Tensor, expected: int, what: str, layout: str) -
             f"convert_keypoints(keypoints, layout, {layout!r})",
             field="keypoints",
         )
-
-
-_T = TypeVar("_T")
-
-
-def _lookup(registry: dict[str, _T], name: str, what: str) -> _T:
-    try:
-        return registry[name]
-    except KeyError:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None

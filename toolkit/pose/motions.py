@@ -40,6 +40,7 @@ from functools import reduce
 
 import numpy as np
 
+from ..checks import check_count, check_number
 from .proportions import BodyProportions
 from .sequence import PoseSequence
 from .skeleton import BODY_18
@@ -621,10 +622,10 @@ def make_motion(
     """
     motion = _lookup(name)
     _check_common(frames, fps, yaw, amplitude, cycles)
-    _check_count("width", width)
-    _check_count("height", height)
-    _check_number("pitch", pitch, lambda v: -90 < v < 90, "between -90 and 90 degrees")
-    _check_number("margin", margin, lambda v: 0 <= v < 0.5, "in [0, 0.5), a fraction of the canvas")
+    check_count("width", width)
+    check_count("height", height)
+    check_number("pitch", pitch, lambda v: -90 < v < 90, "between -90 and 90 degrees")
+    check_number("margin", margin, lambda v: 0 <= v < 0.5, "in [0, 0.5), a fraction of the canvas")
 
     rig = _make_rig(motion, proportions, yaw, amplitude, seed)
     num_cycles = _num_cycles(motion, frames, fps, cycles)
@@ -690,21 +691,10 @@ def _num_cycles(motion: Motion, frames: int, fps: float, cycles: int | None) -> 
 
 
 def _check_common(frames: int, fps: float, yaw: float | None, amplitude: float, cycles: int | None) -> None:
-    _check_count("frames", frames)
-    _check_number("fps", fps, lambda v: v > 0, "a positive number")
+    check_count("frames", frames)
+    check_number("fps", fps, lambda v: v > 0, "a positive number")
     if yaw is not None:
-        _check_number("yaw", yaw, lambda v: True, "a finite number of degrees")
-    _check_number("amplitude", amplitude, lambda v: v >= 0, "a number >= 0 (1 = as designed)")
+        check_number("yaw", yaw, lambda v: True, "a finite number of degrees")
+    check_number("amplitude", amplitude, lambda v: v >= 0, "a number >= 0 (1 = as designed)")
     if cycles is not None:
-        _check_count("cycles", cycles)
-
-
-def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_number(name: str, value: object, valid: Callable[[float], bool], expected: str) -> None:
-    is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not (is_real and np.isfinite(value) and valid(float(value))):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        check_count("cycles", cycles)

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...data.datasets import DataError, Letterbox, image_to_tensor
+from ...data.datasets import Letterbox, image_to_tensor, is_clip
 from ...data.mannequin import MannequinSpec, MannequinSpecError, render_mannequin
 from ...data.mannequin.captions import mannequin_caption
 from ...data.media import MediaError, list_images, read_image
 from ...data.synth_dataset import SUBJECT_FILE
-from ...errors import PoseFormatError
+from ...errors import DataError, PoseFormatError
 from ...pose.encode import render_openpose
 from ...pose.io import load_poses
 from ...pose.motions import make_motion
@@ -206,10 +206,6 @@ def mannequin_clips(
     ]
 
 
-def _is_clip(folder: Path) -> bool:
-    return (folder / "images").is_dir() and (folder / "poses.json").is_file()
-
-
 def _caption(clip: Path, default: str) -> str:
     """The caption of a clip: from the ``subject.json`` of its folder or its parent, else ``default``."""
     for folder in (clip, clip.parent):
@@ -243,10 +239,10 @@ def folder_clips(
         raise DataError(
             f"{root}: no such data folder; pass a `toolkit data synth` folder or images/ + poses.json"
         )
-    found = [root] if _is_clip(root) else sorted(p for p in root.iterdir() if _is_clip(p))
+    found = [root] if is_clip(root) else sorted(p for p in root.iterdir() if is_clip(p))
     if not found:
         found = sorted(
-            p for sub in sorted(root.iterdir()) if sub.is_dir() for p in sub.iterdir() if _is_clip(p)
+            p for sub in sorted(root.iterdir()) if sub.is_dir() for p in sub.iterdir() if is_clip(p)
         )
     if not found:
         raise DataError(f"{root}: no clip folders (images/ with a poses.json) here or one level down")
