@@ -1,6 +1,7 @@
 """Diffusion generation: render a subject in every pose of a pose sequence with SD + ControlNet + LoRA.
 
-- ``job``: :func:`run_generate`, ``toolkit generate`` as a function.
+- ``pipeline``: :class:`PoseTransferPipeline`, a subject rendered in poses, in memory.
+- ``job``: :func:`run_generate`, ``toolkit generate`` as a function (files, videos, resuming).
 - ``generate``: the batched, resumable, temporally consistent generation loop.
 - ``consistency`` / ``noise``: cross-frame attention and per-frame noise (the ``--consistency`` registry).
 - ``cross_frame`` / ``reference``: self-attention shared with the anchor frame and with reference photos.
@@ -23,6 +24,8 @@ _LAZY = {
     "GenerateRequest": ".job",
     "GenerateResult": ".job",
     "GenerationSettings": ".generate",
+    "PoseTransferPipeline": ".pipeline",
+    "render_frames": ".generate",
     "LoraWeights": ".loading",
     "References": ".reference",
     "SCHEDULERS": ".schedulers",

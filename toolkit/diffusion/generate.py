@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +223,100 @@ def _denoise(
     return pipe(image=source, control_image=control, strength=init.strength, latents=start, **options).images
 
 
+def run_calls(
+    pipe: StableDiffusionControlNetPipeline,
+    skeletons: SkeletonImages,
+    embeddings: PromptEmbeddings,
+    settings: GenerationSettings,
+    calls: Sequence[Call],
+    *,
+    references: EncodedReferences | None = None,
+    init: InitFrames | None = None,
+) -> Iterator[tuple[Call, np.ndarray]]:
+    """Run the pipeline ``calls`` (from :func:`plan_calls`) one by one, yielding each with its frames,
+    ``(N, H, W, 3)`` uint8, one per slot, as soon as it finishes.
+
+    Args:
+        pipe: A ready pipeline (models loaded, scheduler set, on its device).
+        skeletons: The skeleton images, drawn call by call; every ControlNet is given the same images.
+        embeddings: From :func:`encode_prompts`.
+        settings: Sampling settings (the calls must have been planned with its batch and consistency).
+        calls: The calls to run.
+        references: Reference images every frame attends to (from
+            :func:`~.reference.encode_references`); ``None`` for none.
+        init: Source frames to re-render (image-to-image, see :mod:`~.img2img`), one per pose frame;
+            ``None`` for text-to-image.
+    """
+    if not calls:
+        return
+    width, height = skeletons.size
+    mechanism = consistency(settings.consistency)
+    latent_shape = (
+        pipe.unet.config.in_channels,
+        height // pipe.vae_scale_factor,
+        width // pipe.vae_scale_factor,
+    )
+    noise = FrameNoise(settings.seed, latent_shape, mechanism.noise, mechanism.blend)
+    nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
+    scale = _conditioning_scale(pipe, settings.controlnet_scale)
+    negative = embeddings.negative
+    runner = pipe if init is None else img2img_pipeline(pipe)
+    call_size = len(calls[0].slots)
+    with _shared_attention(pipe, call_size, mechanism.cross_frame, references, settings.seed):
+        for call in calls:
+            slots = list(call.slots)
+            drawn = torch.from_numpy(skeletons.draw(slots))  # (N, H, W, 3) uint8
+            control = drawn.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W) in [0, 1]
+            options = {
+                "prompt_embeds": embeddings.positive.expand(call_size, -1, -1),
+                "negative_prompt_embeds": None if negative is None else negative.expand(call_size, -1, -1),
+                "generator": noise.step_generators(call.slots),
+                "num_inference_steps": settings.steps,
+                "guidance_scale": settings.guidance,
+                "controlnet_conditioning_scale": scale,
+                "height": height,
+                "width": width,
+                "output_type": "np",
+            }
+            controls_in = control if nets == 1 else [control] * nets
+            images = _denoise(runner, init, slots, controls_in, noise.latents(call.slots), options)
+            yield call, _to_uint8(images)
+
+
+def frame_calls(count: int, pending: Collection[int], settings: GenerationSettings) -> list[Call]:
+    """The calls that make frames ``pending`` of a ``count``-frame clip under ``settings``."""
+    anchor = ANCHOR if consistency(settings.consistency).cross_frame else None
+    return plan_calls(count, pending, settings.batch, anchor)
+
+
+def render_frames(
+    pipe: StableDiffusionControlNetPipeline,
+    skeletons: SkeletonImages,
+    embeddings: PromptEmbeddings,
+    settings: GenerationSettings,
+    *,
+    references: EncodedReferences | None = None,
+    init: InitFrames | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """Every frame of the clip, in memory: ``(T, H, W, 3)`` uint8, the same pixels :func:`generate_frames`
+    writes (see :func:`run_calls` for the arguments)."""
+    from tqdm import tqdm
+
+    count = len(skeletons)
+    width, height = skeletons.size
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    calls = frame_calls(count, range(count), settings)
+    with tqdm(total=count, desc="generate", unit="frame", disable=not progress) as bar:
+        for call, images in run_calls(
+            pipe, skeletons, embeddings, settings, calls, references=references, init=init
+        ):
+            for slot in call.writes:
+                frames[call.slots[slot]] = images[slot]
+            bar.update(len(call.writes))
+    return frames
+
+
 def generate_frames(
     pipe: StableDiffusionControlNetPipeline,
     skeletons: SkeletonImages,
@@ -235,18 +329,11 @@ def generate_frames(
     parameters: str | None = None,
     progress: bool = True,
 ) -> FrameStats:
-    """Generate every frame of ``controls`` that is not yet in ``frames_dir``.
+    """Generate every frame of ``skeletons`` that is not yet in ``frames_dir``, writing each (atomically)
+    as soon as its call finishes (see :func:`run_calls` for the other arguments).
 
     Args:
-        pipe: A ready pipeline (models loaded, scheduler set, on its device).
-        skeletons: The skeleton images, drawn call by call; every ControlNet is given the same images.
-        embeddings: From :func:`encode_prompts`.
-        settings: Sampling settings.
         frames_dir: Output folder; frame ``i`` is ``frames_dir/{i:04d}.png``.
-        references: Reference images every frame attends to (from
-            :func:`~.reference.encode_references`); ``None`` for none.
-        init: Source frames to re-render (image-to-image, see :mod:`~.img2img`), one per pose frame;
-            ``None`` for text-to-image.
         parameters: Text every frame carries in its PNG ``"parameters"`` chunk (see :mod:`~.parameters`).
         progress: Show a progress bar on stderr. Default True.
 
@@ -257,54 +344,19 @@ def generate_frames(
 
     frames_dir = Path(frames_dir)
     count = len(skeletons)
-    width, height = skeletons.size
     done = [frame_path(frames_dir, i).is_file() for i in range(count)]
     stats = FrameStats(skipped=[i for i in range(count) if done[i]])
     pending = [i for i in range(count) if not done[i]]
-    mechanism = consistency(settings.consistency)
-    calls = plan_calls(count, pending, settings.batch, ANCHOR if mechanism.cross_frame else None)
-    stats.call_size = settings.batch + (1 if mechanism.cross_frame else 0)
-    if not calls:
-        return stats
-
-    latent_shape = (
-        pipe.unet.config.in_channels,
-        height // pipe.vae_scale_factor,
-        width // pipe.vae_scale_factor,
-    )
-    noise = FrameNoise(settings.seed, latent_shape, mechanism.noise, mechanism.blend)
-    nets = len(getattr(pipe.controlnet, "nets", [pipe.controlnet]))
-    scale = _conditioning_scale(pipe, settings.controlnet_scale)
-    negative = embeddings.negative
-    runner = pipe if init is None else img2img_pipeline(pipe)
+    calls = frame_calls(count, pending, settings)
+    stats.call_size = settings.batch + (1 if consistency(settings.consistency).cross_frame else 0)
     text = None if parameters is None else {PARAMETERS_KEY: parameters}
     started = time.perf_counter()
-    with (
-        _shared_attention(pipe, stats.call_size, mechanism.cross_frame, references, settings.seed),
-        tqdm(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar,
-    ):
-        for call in calls:
-            size = len(call.slots)
-            slots = list(call.slots)
-            control = (
-                torch.from_numpy(skeletons.draw(slots)).permute(0, 3, 1, 2).float() / 255.0
-            )  # (N, 3, H, W)
-            options = {
-                "prompt_embeds": embeddings.positive.expand(size, -1, -1),
-                "negative_prompt_embeds": None if negative is None else negative.expand(size, -1, -1),
-                "generator": noise.step_generators(call.slots),
-                "num_inference_steps": settings.steps,
-                "guidance_scale": settings.guidance,
-                "controlnet_conditioning_scale": scale,
-                "height": height,
-                "width": width,
-                "output_type": "np",
-            }
-            controls_in = control if nets == 1 else [control] * nets
-            images = _denoise(runner, init, slots, controls_in, noise.latents(call.slots), options)
-            frames = _to_uint8(images)
+    with tqdm(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar:
+        for call, images in run_calls(
+            pipe, skeletons, embeddings, settings, calls, references=references, init=init
+        ):
             for slot in call.writes:
-                write_image(frame_path(frames_dir, call.slots[slot]), frames[slot], text=text)
+                write_image(frame_path(frames_dir, call.slots[slot]), images[slot], text=text)
                 stats.generated.append(call.slots[slot])
             stats.calls += 1
             bar.update(len(call.writes))

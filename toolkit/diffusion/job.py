@@ -142,12 +142,18 @@ class GenerateResult:
 
 def _subject(request: GenerateRequest) -> tuple[Subject | None, Path | None]:
     """The requested subject and its folder, checked to hold LoRA weights."""
-    if request.subject is None:
-        if request.lora_scale != 1.0:
-            raise ValueError("--lora-scale sets the strength of a subject's LoRA; pass --subject NAME")
+    if request.subject is None and request.lora_scale != 1.0:
+        raise ValueError("--lora-scale sets the strength of a subject's LoRA; pass --subject NAME")
+    return find_subject(request.subject, request.subjects_dir)
+
+
+def find_subject(name: str | None, subjects_dir: Path | None = None) -> tuple[Subject | None, Path | None]:
+    """Subject ``name`` of the registry and its folder, checked to hold LoRA weights; ``(None, None)``
+    for no name."""
+    if name is None:
         return None, None
-    registry = SubjectRegistry.at(request.subjects_dir)
-    subject = registry.get(request.subject)
+    registry = SubjectRegistry.at(subjects_dir)
+    subject = registry.get(name)
     folder = registry.folder(subject.name)
     if not subject.lora_path(folder).is_file():
         raise SubjectError(
@@ -167,15 +173,35 @@ def _proportions(request: GenerateRequest, subject: Subject | None) -> BodyPropo
     return subject.proportions
 
 
-def _models(request: GenerateRequest, subject: Subject | None) -> tuple[str, tuple[str, ...]]:
+def resolve_models(
+    base: str | None, controlnets: tuple[str, ...], subject: Subject | None
+) -> tuple[str, tuple[str, ...]]:
     """Base and ControlNet specs: explicit ones, else the subject's, else the defaults (the same name for
-    both when the base is ``tiny`` or ``mini``)."""
-    base = request.base or (subject.base if subject else DEFAULT_BASE)
-    if request.controlnets:
-        return base, request.controlnets
-    if base in (TINY, MINI):
-        return base, (base,)
-    return base, subject.controlnets if subject and not request.base else (DEFAULT_CONTROLNET,)
+    both when the base is ``tiny`` or ``mini``); each checked to exist (a one-line error otherwise)."""
+    chosen = base or (subject.base if subject else DEFAULT_BASE)
+    if controlnets:
+        nets = controlnets
+    elif chosen in (TINY, MINI):
+        nets = (chosen,)
+    else:
+        nets = subject.controlnets if subject and not base else (DEFAULT_CONTROLNET,)
+    resolve_source(chosen, "base model", "--base")
+    for spec in nets:
+        resolve_source(spec, "ControlNet", "--controlnet", part="controlnet")
+    return chosen, nets
+
+
+def subject_loras(subject: Subject | None, folder: Path | None, scale: float) -> list[LoraWeights]:
+    """The LoRAs that make ``subject``: the concept it was trained on (if any), then its own at
+    ``scale``; none without a subject."""
+    if subject is None or folder is None:
+        return []
+    loras = []
+    concept = subject.concept_path(folder)
+    if concept is not None:  # the base the subject was trained on
+        loras.append(LoraWeights(concept, subject.concept_scale, "concept"))
+    loras.append(LoraWeights(subject.lora_path(folder), scale, "subject"))
+    return loras
 
 
 def _references(
@@ -260,21 +286,13 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     """
     subject, subject_folder = _subject(request)
     proportions = _proportions(request, subject)
-    base, controlnets = _models(request, subject)
-    resolve_source(base, "base model", "--base")
+    base, controlnets = resolve_models(request.base, request.controlnets, subject)
     width, height = request.size or native_size(base)
     poses = prepare_poses(load_poses(request.poses, canvas=request.canvas), width, height, proportions)
     prompts = resolve_prompts(
         subject=subject, template=request.template, prompt=request.prompt, negative=request.negative_prompt
     )
-    for spec in controlnets:
-        resolve_source(spec, "ControlNet", "--controlnet", part="controlnet")
-    loras = []
-    if subject is not None and subject_folder is not None:
-        concept = subject.concept_path(subject_folder)
-        if concept is not None:  # the base the subject was trained on
-            loras.append(LoraWeights(concept, subject.concept_scale, "concept"))
-        loras.append(LoraWeights(subject.lora_path(subject_folder), request.lora_scale, "subject"))
+    loras = subject_loras(subject, subject_folder, request.lora_scale)
     loras.extend(LoraWeights(spec, scale, f"lora{i}") for i, (spec, scale) in enumerate(request.loras))
     if request.lcm_lora:
         loras.append(LoraWeights(request.lcm_lora, 1.0, "lcm"))
