@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -186,18 +185,11 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _script() -> ModuleType:
-    """``training/baseline.py`` imported as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("training_baseline", REPO / "training" / "baseline.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def test_script_trains_and_records_no_perceptual(
     dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = _script()
+    from toolkit.commands import train_baseline as script
+
     common = ["--method", "pix2pix-pose2pics", "--data", str(dataset), "--subject", "0", "--set", "size=64",
               "--set", "base_channels=4", "--set", "disc_channels=4", "--set", "perceptual_weight=10",
               "--steps", "2", "--batch-size", "2", "--no-progress"]  # fmt: skip
@@ -217,7 +209,8 @@ def test_script_trains_and_records_no_perceptual(
 
 
 def test_script_fits_methods_without_steps(dataset: Path, tmp_path: Path) -> None:
-    script = _script()
+    from toolkit.commands import train_baseline as script
+
     assert (
         script.main(["--method", "knn", "--data", str(dataset / "subject_000"), "--output", str(tmp_path)])
         == 0
@@ -243,7 +236,6 @@ def test_script_runs_under_accelerate_launch_offline(dataset: Path, tmp_path: Pa
 
 
 def test_wandb_logging_needs_its_package_and_logs_through_it(tmp_path, monkeypatch):
-    import importlib.util
     import sys
     import types
 

@@ -3,7 +3,6 @@ finished frames; the source image comes from the training record or --source."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -23,9 +22,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A dataset, a pix2pix run and a k-NN run made by ``training/baseline.py``."""
     root = tmp_path_factory.mktemp("transfer")
     write_synthetic_dataset(root / "data", SynthConfig(1, ("walk",), 64, 64, 6), progress=False)
-    spec = importlib.util.spec_from_file_location("training_baseline", REPO / "training" / "baseline.py")
-    script = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(script)  # type: ignore[union-attr]
+    from toolkit.commands import train_baseline as script
+
     data = ["--data", str(root / "data"), "--subject", "0", "--no-progress"]
     tiny = ["--set", "size=64", "--set", "base_channels=4", "--set", "disc_channels=4", "--steps", "2"]
     assert script.main(["--method", "pix2pix-pose2pics", *data, *tiny, "--output", str(root / "p2p")]) == 0

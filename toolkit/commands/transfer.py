@@ -31,8 +31,6 @@ import numpy as np
 
 from ._args import add_canvas_arguments, canvas_of, positive_float, positive_int
 
-TRAINING_RECORD = "training.json"
-
 
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser(
@@ -249,6 +247,7 @@ def resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
     from ..errors import ToolkitError
     from ..nn.io import CONFIG_NAME
     from ..train.checkpoint import CHECKPOINTS_DIR, checkpoint_steps
+    from .train_baseline import FINAL_DIR, TRAINING_RECORD
 
     path = Path(path)
     training = next(
@@ -258,7 +257,7 @@ def resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
         return path, training
     if (path / TRAINING_RECORD).is_file():
         checkpoints = checkpoint_steps(path / CHECKPOINTS_DIR)
-        found = path / "final" if (path / "final" / CONFIG_NAME).is_file() else None
+        found = path / FINAL_DIR if (path / FINAL_DIR / CONFIG_NAME).is_file() else None
         found = found or (checkpoints[-1][1] if checkpoints else None)
         if found is None:
             raise ToolkitError(f"{path}: training has written no checkpoint yet")
@@ -293,6 +292,8 @@ def _source(
             )
         return images, poses, str(source)
     if training is not None:
+        from .train_baseline import TRAINING_RECORD
+
         record = json.loads((training / TRAINING_RECORD).read_text())
         frames = load_subject_frames(record["data"], record["subject"], clips=record.get("clips"))
         return frames.images[:1], frames.poses[:1], f"{record['data']} ({record['subject']}), frame 0"
