@@ -266,13 +266,7 @@ class DiffusionTransfer:
         frames = self._training_frames(train_data)
         self._work = tempfile.TemporaryDirectory(prefix="diffusion-method-")
         registry = Path(self._work.name) / SUBJECTS_DIR
-        with tempfile.TemporaryDirectory(prefix="diffusion-instance-") as tmp:
-            instance_dir, poses_file = Path(tmp) / "instance", Path(tmp) / "poses.json"
-            # Zero-padded names keep the natural file order the pose file's frame order relies on.
-            for i, image in enumerate(frames.images):
-                write_image(instance_dir / f"{i:05d}.png", image)
-            save_poses(poses_file, frames.poses)
-            train(self._dreambooth_config(instance_dir, poses_file, registry, frames.poses.width))
+        train(self._dreambooth_config(registry, frames.poses.width), photos=frames)
         self.registry = registry
 
     def _training_frames(self, frames: SubjectFrames) -> SubjectFrames:
@@ -288,15 +282,11 @@ class DiffusionTransfer:
             )
         return frames
 
-    def _dreambooth_config(
-        self, instance_dir: Path, poses_file: Path, registry: Path, resolution: int
-    ) -> DreamBoothConfig:
+    def _dreambooth_config(self, registry: Path, resolution: int) -> DreamBoothConfig:
         c = self.config
         assert self.subject is not None
         return DreamBoothConfig(
             subject=self.subject,
-            instance_dir=instance_dir,
-            poses=poses_file,
             token=c.token,
             class_noun=c.class_noun,
             base=c.base,

@@ -297,3 +297,21 @@ def test_output_dir_and_subject_must_agree(capsys):
     assert "--output-dir names the subject folder" in capsys.readouterr().err
     assert main(["--instance-dir", "x"]) == 2
     assert "--subject NAME, or --output-dir" in capsys.readouterr().err
+
+
+def test_photos_given_in_memory_train_the_lora_the_files_do(photos, tmp_path):
+    from toolkit.data.subject import SubjectFrames
+    from toolkit.pose.io import load_poses
+
+    images = np.stack([read_image(p) for p in list_images(photos[0])])
+    frames = SubjectFrames(images, load_poses(photos[1]).to_layout("body_18"))
+    short = dict(max_train_steps=3, validation_steps=0, learning_rate=1e-2)
+    train(config(photos, tmp_path / "files", **short))
+    train(config(photos, tmp_path / "memory", instance_dir=None, poses=None, **short), photos=frames)
+    on_disk = load_file(tmp_path / "files" / "mannequin" / LORA_FILE)
+    in_memory = load_file(tmp_path / "memory" / "mannequin" / LORA_FILE)
+    assert all(torch.equal(on_disk[key], in_memory[key]) for key in on_disk)
+    kept = sorted(p.name for p in (tmp_path / "memory" / "mannequin" / "photos").iterdir())
+    assert kept == [f"{i:05d}.png" for i in range(len(images))]
+    with pytest.raises(ToolkitError, match="no instance photos"):
+        train(config(photos, tmp_path / "none", instance_dir=None, poses=None, **short))

@@ -42,6 +42,7 @@ def model_card(config: DreamBoothConfig, prompts: tuple[str, str], steps: int, s
         ("seed", c.seed if c.seed is not None else "random (see manifest.json)"),
     ]
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    photos = f"{c.instance_dir.name}/" if c.instance_dir is not None else "its photos"
     return f"""---
 base_model: {config.base}
 library_name: diffusers
@@ -57,7 +58,7 @@ instance_prompt: "{instance}"
 # Subject `{config.subject}`: DreamBooth LoRA
 
 A LoRA of `{config.base}` that draws `{config.token} {config.class_noun}`, trained pose-aware on
-{config.instance_dir.name}/ with the toolkit's `training/dreambooth.py`.
+{photos} with the toolkit's `training/dreambooth.py`.
 
 | setting | value |
 |---|---|

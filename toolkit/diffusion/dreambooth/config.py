@@ -34,7 +34,8 @@ class DreamBoothConfig:
 
     Subject and models:
         subject: Name of the subject folder written under ``subjects_dir``.
-        instance_dir: Folder of photos of the subject.
+        instance_dir: Folder of photos of the subject; ``None`` when :func:`~.loop.train` is given the
+            photos in memory.
         token: Rare identifier bound to the subject. Default ``"sks"``.
         class_noun: The subject's class. Default ``"person"``.
         base: Base model spec (hub id, folder, single file or ``"tiny"``). Default SD 1.5.
@@ -83,7 +84,7 @@ class DreamBoothConfig:
     """
 
     subject: str
-    instance_dir: Path
+    instance_dir: Path | None = None
     token: str = "sks"
     class_noun: str = "person"
     base: str = DEFAULT_BASE
@@ -146,7 +147,7 @@ class DreamBoothConfig:
 
     def __post_init__(self) -> None:
         check_subject_name(self.subject)
-        self.instance_dir = Path(self.instance_dir)
+        self.instance_dir = None if self.instance_dir is None else Path(self.instance_dir)
         self.poses = None if self.poses is None else Path(self.poses)
         self.init_lora = None if self.init_lora is None else Path(self.init_lora)
         if self.init_lora is not None and lora_file(self.init_lora) is None:

@@ -64,6 +64,9 @@ from .validation import render_validation, save_grid, validation_controls
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
+    from ...data.subject import SubjectFrames
+    from ...pose.sequence import PoseSequence
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_FILE = "samples/validation.png"
@@ -128,19 +131,35 @@ def _run_seed(config: DreamBoothConfig, resume: Checkpoint | None) -> int:
     return int(np.random.SeedSequence().generate_state(1)[0])
 
 
-def _instance_examples(config: DreamBoothConfig) -> tuple[ExampleSet, BodyProportions | None]:
-    """The photos of ``config.instance_dir`` prepared with their poses (``config.poses``, else the
-    detector), and the body proportions measured from the poses. A photo without a person trains
-    without pose conditioning (with a warning).
+def _instance_photos(
+    config: DreamBoothConfig, photos: SubjectFrames | None
+) -> tuple[list[np.ndarray], list[str], list[PoseSequence | None]]:
+    """The instance photos, their file names and one pose per photo (``None`` where nobody is seen):
+    ``photos`` with their own poses when given in memory, else the images of ``config.instance_dir``
+    with ``config.poses`` (else the detector's)."""
+    if photos is not None:
+        images = list(photos.images)
+        poses = [photos.poses[i] if photos.poses[i].visible.any() else None for i in range(len(images))]
+        return images, [f"{i:05d}.png" for i in range(len(images))], poses
+    if config.instance_dir is None:
+        raise ToolkitError("no instance photos: pass --instance-dir DIR (or photos= to train())")
+    images, names = read_photos(config.instance_dir)
+    if config.poses is not None:
+        return images, names, read_instance_poses(config.poses, images)
+    return images, names, detect_instance_poses(images, config.detector)
+
+
+def _instance_examples(
+    config: DreamBoothConfig, photos: SubjectFrames | None
+) -> tuple[ExampleSet, BodyProportions | None, list[np.ndarray], list[str]]:
+    """The instance photos prepared with their poses (see :func:`_instance_photos`), the body proportions
+    measured from the poses, and the photos with their names (to keep in the subject folder). A photo
+    without a person trains without pose conditioning (with a warning).
 
     Raises:
         ToolkitError: pose conditioning is on and no photo shows a person.
     """
-    images, names = read_photos(config.instance_dir)
-    if config.poses is not None:
-        poses = read_instance_poses(config.poses, images)
-    else:
-        poses = detect_instance_poses(images, config.detector)
+    images, names, poses = _instance_photos(config, photos)
     for name, pose in zip(names, poses, strict=True):
         if pose is None:
             logger.warning("no person found in %s: it trains without pose conditioning", name)
@@ -148,10 +167,10 @@ def _instance_examples(config: DreamBoothConfig) -> tuple[ExampleSet, BodyPropor
     instances = ExampleSet.build(images, poses, config.resolution)
     if config.pose_conditioning and int(instances.posed.sum()) == 0:
         raise ToolkitError(
-            f"no person was found in any photo of {config.instance_dir}; pass --poses FILE with one pose "
-            "per photo, or train with --pose-conditioning off"
+            f"no person was found in any photo of {config.instance_dir or 'the subject'}; pass --poses FILE "
+            "with one pose per photo, or train with --pose-conditioning off"
         )
-    return instances, proportions
+    return instances, proportions, images, names
 
 
 def _optimizer(
@@ -225,14 +244,20 @@ def _validation_grid(
     )
 
 
-def _keep_photos(instance_dir: Path, folder: Path) -> tuple[str, ...]:
-    """Copy the instance photos, byte for byte, into ``folder/photos/``; returns their paths relative to
-    ``folder``."""
+def _keep_photos(
+    instance_dir: Path | None, images: list[np.ndarray], names: list[str], folder: Path
+) -> tuple[str, ...]:
+    """Copy the instance photos into ``folder/photos/`` (byte for byte from ``instance_dir``, else as
+    PNGs of ``images``); returns their paths relative to ``folder``."""
     kept = []
-    for photo in list_images(instance_dir):
-        relative = f"{PHOTOS_DIR}/{photo.name}"
-        write_bytes_atomic(folder / relative, photo.read_bytes())
-        kept.append(relative)
+    if instance_dir is not None:
+        for photo in list_images(instance_dir):
+            kept.append(f"{PHOTOS_DIR}/{photo.name}")
+            write_bytes_atomic(folder / kept[-1], photo.read_bytes())
+        return tuple(kept)
+    for image, name in zip(images, names, strict=True):
+        kept.append(f"{PHOTOS_DIR}/{name}")
+        write_image(folder / kept[-1], image)
     return tuple(kept)
 
 
@@ -286,11 +311,16 @@ def _record_subject(
     )
 
 
-def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> TrainResult:
+def train(
+    config: DreamBoothConfig, *, photos: SubjectFrames | None = None, command: list[str] | None = None
+) -> TrainResult:
     """Train subject ``config.subject`` and write its folder (see the module docstring).
 
     Args:
         config: The run's settings.
+        photos: The instance photos and one pose each, in memory (``SubjectFrames``; a pose with no
+            joint seen trains that photo without pose conditioning); default: ``config.instance_dir``
+            and ``config.poses``.
         command: The command line for the manifest; default ``sys.argv``.
 
     Returns:
@@ -307,11 +337,12 @@ def train(config: DreamBoothConfig, *, command: list[str] | None = None) -> Trai
     with ExitStack() as stack:
         if accelerator.is_main_process:  # the one process that writes
             stack.enter_context(exclusive_folder(folder, f"subject {config.subject!r}"))
-        return _train(config, accelerator, registry, folder, command)
+        return _train(config, photos, accelerator, registry, folder, command)
 
 
 def _train(
     config: DreamBoothConfig,
+    photos: SubjectFrames | None,
     accelerator: Accelerator,
     registry: SubjectRegistry,
     folder: Path,
@@ -331,7 +362,7 @@ def _train(
     started = time.perf_counter()
 
     # 1. Photos, poses, proportions.
-    instances, proportions = _instance_examples(config)
+    instances, proportions, photo_images, photo_names = _instance_examples(config, photos)
     prompts = _prompts(config)
 
     # 2. Models and class images.
@@ -448,7 +479,7 @@ def _train(
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
         write_image(folder / SAMPLE_FILE, validate(result.steps))
         write_model_card(folder, config, prompts, result.steps, SAMPLE_FILE)
-        result.photos = _keep_photos(config.instance_dir, folder)
+        result.photos = _keep_photos(config.instance_dir, photo_images, photo_names, folder)
         if config.init_lora is not None:
             _keep_concept(config.init_lora, folder)
         _record_subject(config, registry, result, seed, started, command)
