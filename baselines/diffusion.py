@@ -4,12 +4,12 @@ OpenPose ControlNet, so the evaluation harness can score it beside the GAN basel
 Nothing here trains or samples by itself; the method only translates the :class:`~toolkit.methods.Baseline`
 protocol into the toolkit's own diffusion jobs:
 
-- ``fit`` writes the subject's frames as PNG files with their exact poses as a pose file (so no detector
-  runs) and calls ``toolkit.diffusion.dreambooth.train``, which writes a subject folder into a registry
-  owned by the method (a temporary folder, removed with the method).
-- ``transfer`` writes the target poses to a pose file and calls ``toolkit.diffusion.job.run_generate``
-  with that subject, on the target canvas, without retargeting, and reads the frames back. The source
-  images are not used (once learnt, the subject lives in the LoRA) unless ``reference=True``: then the
+- ``fit`` hands the subject's frames with their exact poses (so no detector runs) to
+  ``toolkit.diffusion.dreambooth.train``, which writes a subject folder into a registry owned by the
+  method (a temporary folder, removed with the method).
+- ``transfer`` renders the target poses with a :class:`~toolkit.diffusion.pipeline.PoseTransferPipeline`
+  of that subject (loaded once and kept), on the target canvas, without retargeting: in memory, the
+  pixels ``toolkit generate`` would write. The source images are not used (once learnt, the subject lives in the LoRA) unless ``reference=True``: then the
   first ``references`` of them are reference photos every frame attends to (``generate --reference``),
   with or without a LoRA: the seed papers' one-photo setting, with no training.
 - ``save`` writes ``config.json`` and a copy of the subject folder under ``subjects/<name>/``; ``load``
@@ -36,22 +36,19 @@ import numpy as np
 
 from toolkit.checks import check_count, check_number
 from toolkit.data.datasets import Letterbox, letterbox_frames
-from toolkit.data.media import write_image
 from toolkit.data.subject import SubjectFrames
 from toolkit.diffusion.consistency import DEFAULT_CONSISTENCY, consistency
 from toolkit.diffusion.controls import SIZE_MULTIPLE
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.loop import DEFAULT_CLASS_PROMPT, train
 from toolkit.diffusion.dreambooth.lora import DEFAULT_TARGETS, UNET_TARGETS
-from toolkit.diffusion.job import GenerateRequest, run_generate
-from toolkit.diffusion.outputs import read_frames
+from toolkit.diffusion.pipeline import PoseTransferPipeline
 from toolkit.diffusion.prompts import fill, load_template
 from toolkit.diffusion.reference import DEFAULT_FIDELITY
 from toolkit.diffusion.subjects import DEFAULT_CONTROLNET, SUBJECT_FILE, Subject, SubjectError
 from toolkit.errors import ToolkitError
 from toolkit.methods import register_method
 from toolkit.nn.io import CONFIG_NAME, CheckpointError, config_from_dict, read_method, write_method
-from toolkit.pose.io import save_poses
 from toolkit.pose.sequence import PoseSequence
 from toolkit.train.checkpoint import CHECKPOINTS_DIR
 
@@ -233,6 +230,7 @@ class DiffusionTransfer:
         # The registry root that holds the subject folder (None before fit/load, and with lora=False).
         self.registry: Path | None = None
         self._work: tempfile.TemporaryDirectory[str] | None = None
+        self._loaded: tuple[Any, PoseTransferPipeline] | None = None  # (subject key, models)
 
     # ---- fitting --------------------------------------------------------------------------------------
 
@@ -345,45 +343,41 @@ class DiffusionTransfer:
             raise ToolkitError("reference=true renders the person of a source image: give one")
         width, height = target_poses.canvas
         box = Letterbox(width, height, _ceil_to_multiple(width), _ceil_to_multiple(height))
-        with tempfile.TemporaryDirectory(prefix="diffusion-render-") as tmp:
-            poses_file = save_poses(Path(tmp) / "poses.json", box.poses(target_poses.to_layout("body_18")))
-            references = []
-            if self.config.reference:
-                for i, image in enumerate(source_images[: self.config.references]):
-                    references.append(str(Path(tmp) / f"reference-{i}.png"))
-                    write_image(references[-1], image)  # generate fits it to the canvas
-            out = Path(tmp) / "out"
-            run_generate(self._request(poses_file, out, (box.out_width, box.out_height), tuple(references)))
-            return np.stack([box.undo(frame) for frame in read_frames(out, len(target_poses))])
-
-    def _request(
-        self, poses_file: Path, out: Path, size: tuple[int, int], references: tuple[str, ...]
-    ) -> GenerateRequest:
         c = self.config
-        return GenerateRequest(
-            poses=poses_file,
-            out=out,
-            subject=self.subject if c.lora else None,
-            subjects_dir=self.registry,
+        frames = self._pipeline()(
+            box.poses(target_poses.to_layout("body_18")),
             # Without a LoRA the token means nothing to the model: the class prompt names what to draw.
             prompt=None if c.lora else self.description or self._class_prompt(),
             template=c.template,
-            base=c.base,
-            controlnets=(c.controlnet,),
-            lora_scale=c.lora_scale if c.lora else 1.0,
-            references=references,
-            reference_fidelity=c.reference_fidelity,
-            size=size,
-            retarget=False,
-            steps=c.inference_steps,
-            guidance=c.guidance,
+            num_inference_steps=c.inference_steps,
+            guidance_scale=c.guidance,
+            size=(box.out_width, box.out_height),
             seed=c.seed,
             batch=c.batch,
-            controlnet_scale=(c.controlnet_scale,),
+            controlnet_scale=c.controlnet_scale,
             consistency=c.consistency,
-            videos=False,
+            references=list(source_images[: c.references]) if c.reference else None,
+            reference_fidelity=c.reference_fidelity,
+            retarget=False,
             progress=False,
         )
+        return np.stack([box.undo(frame) for frame in frames])
+
+    def _pipeline(self) -> PoseTransferPipeline:
+        """The loaded models (kept between calls): the base and ControlNet, with the subject's LoRA."""
+        c = self.config
+        key = (self.subject, self.registry) if c.lora else None
+        if self._loaded is None or self._loaded[0] != key:
+            if c.lora:
+                assert self.subject is not None
+                pipe = PoseTransferPipeline.from_subject(
+                    self.subject, subjects_dir=self.registry, base=c.base, controlnets=(c.controlnet,),
+                    lora_scale=c.lora_scale,
+                )  # fmt: skip
+            else:
+                pipe = PoseTransferPipeline.from_pretrained(c.base, (c.controlnet,))
+            self._loaded = (key, pipe)
+        return self._loaded[1]
 
     def _class_prompt(self) -> str:
         template = load_template(self.config.template)

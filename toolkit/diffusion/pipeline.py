@@ -16,6 +16,7 @@ on any canvas) and returns frames. The pixels are those ``toolkit generate`` wri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,16 +83,18 @@ class PoseTransferPipeline:
         name: str,
         *,
         subjects_dir: str | Path | None = None,
+        base: str | None = None,
+        controlnets: tuple[str, ...] = (),
         lora_scale: float = 1.0,
         scheduler: str = DEFAULT_SCHEDULER,
         speed: SpeedOptions | None = None,
     ) -> PoseTransferPipeline:
-        """Load subject ``name`` of the registry: the base and ControlNet it was trained with, its
-        concept LoRA (if any) and its own LoRA at ``lora_scale``."""
+        """Load subject ``name`` of the registry: the base and ControlNet it was trained with (or
+        ``base`` / ``controlnets``), its concept LoRA (if any) and its own LoRA at ``lora_scale``."""
         subject, folder = find_subject(name, None if subjects_dir is None else Path(subjects_dir))
         assert subject is not None
         loras = subject_loras(subject, folder, lora_scale)
-        return cls._load(subject, subject.base, subject.controlnets, loras, scheduler, speed, None)
+        return cls._load(subject, base, controlnets, loras, scheduler, speed, None)
 
     @classmethod
     def _load(
@@ -120,6 +123,7 @@ class PoseTransferPipeline:
         *,
         prompt: str | None = None,
         negative_prompt: str | None = None,
+        template: str | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         size: tuple[int, int] | None = None,
@@ -127,7 +131,7 @@ class PoseTransferPipeline:
         batch: int = 4,
         controlnet_scale: float = 1.0,
         consistency: str = DEFAULT_CONSISTENCY,
-        references: list[str | Path] | None = None,
+        references: Sequence[str | Path | np.ndarray] | None = None,
         reference_fidelity: float = DEFAULT_FIDELITY,
         retarget: bool | None = None,
         progress: bool = True,
@@ -138,11 +142,13 @@ class PoseTransferPipeline:
             poses: Any layout the toolkit converts to BODY_18, on any canvas; fitted (letterboxed) to
                 ``size``.
             prompt, negative_prompt: Literal prompts (``{token}``/``{class}`` filled in); default the
-                subject's, else "a person".
+                subject's, else the template's ("a person").
+            template: Prompt template name (``prompts/<name>.toml``); default the subject's.
             num_inference_steps, guidance_scale: Default the sampler's.
             size: Output ``(width, height)``, multiples of 8; default the base model's own.
             seed, batch, controlnet_scale, consistency: As for ``toolkit generate``.
-            references: Photos every frame attends to (reference-only attention), or None.
+            references: Photos (files or ``(H, W, 3)`` uint8 arrays) every frame attends to
+                (reference-only attention), or None.
             reference_fidelity: How much guidance pushes towards the references, in [0, 1].
             retarget: Retarget to the subject's body proportions; default when it has them.
             progress: Show a progress bar.
@@ -156,7 +162,7 @@ class PoseTransferPipeline:
         if retarget and proportions is None:
             raise ValueError("cannot retarget: there are no subject body proportions; drop retarget")
         prepared = prepare_poses(poses, width, height, proportions)
-        prompts = resolve_prompts(subject=subject, prompt=prompt, negative=negative_prompt)
+        prompts = resolve_prompts(subject=subject, template=template, prompt=prompt, negative=negative_prompt)
         sampler = scheduler_spec(self.scheduler)
         settings = GenerationSettings(
             steps=num_inference_steps or sampler.steps,

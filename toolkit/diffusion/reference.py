@@ -68,12 +68,17 @@ class References:
             raise ValueError(f"reference fidelity must be in [0, 1], got {self.fidelity}")
 
     @classmethod
-    def read(cls, paths: Sequence[str | Path], width: int, height: int, fidelity: float) -> References:
-        """Read image files (a bad file raises ``MediaError`` naming it) and fit them to the canvas."""
+    def read(
+        cls, photos: Sequence[str | Path | np.ndarray], width: int, height: int, fidelity: float
+    ) -> References:
+        """Image files (a bad file raises ``MediaError`` naming it) or ``(H, W, 3)`` uint8 arrays, fitted
+        to the canvas."""
         from ..data.media import read_image
 
-        images = np.stack([fit_to_canvas(read_image(p), width, height) for p in paths])
-        return cls(images, tuple(str(p) for p in paths), fidelity)
+        images = [p if isinstance(p, np.ndarray) else read_image(p) for p in photos]
+        fitted = np.stack([fit_to_canvas(image, width, height) for image in images])
+        sources = tuple("(in memory)" if isinstance(p, np.ndarray) else str(p) for p in photos)
+        return cls(fitted, sources, fidelity)
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the pixels: the fitted images' SHA-256 and the fidelity."""
