@@ -9,9 +9,10 @@ protocol into the toolkit's own diffusion jobs:
   method (a temporary folder, removed with the method).
 - ``transfer`` renders the target poses with a :class:`~toolkit.diffusion.pipeline.PoseTransferPipeline`
   of that subject (loaded once and kept), on the target canvas, without retargeting: in memory, the
-  pixels ``toolkit generate`` would write. The source images are not used (once learnt, the subject lives in the LoRA) unless ``reference=True``: then the
-  first ``references`` of them are reference photos every frame attends to (``generate --reference``),
-  with or without a LoRA: the seed papers' one-photo setting, with no training.
+  pixels ``toolkit generate`` would write. The source images are not used (once learnt, the subject lives
+  in the LoRA) unless ``reference=True``: then the first ``references`` of them are reference photos
+  every frame attends to (``generate --reference``), with or without a LoRA: the seed papers' one-photo
+  setting, with no training.
 - ``save`` writes ``config.json`` and a copy of the subject folder under ``subjects/<name>/``; ``load``
   reads that back, or a subject folder trained on the command line (``accelerate launch
   training/dreambooth.py``), so ``toolkit eval --method diffusion --checkpoint subjects/NAME`` scores it.

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from baselines.posewarp import (
+    RECONSTRUCTION_LOSSES,
     VGG_LAYERS,
     WARP_LIMBS,
     Jitter,
@@ -306,3 +307,9 @@ def test_vgg_loss_normalises_each_layer_by_its_statistics(subject: SubjectFrames
     )
     torch.testing.assert_close(loss(images, other), expected)
     assert all(torch.all(getattr(loss, f"scale{k}") <= 10.0 + 1e-4) for k in range(12))
+
+
+def test_every_reconstruction_the_config_accepts_has_a_loss():
+    from baselines.posewarp.model import RECONSTRUCTIONS
+
+    assert tuple(RECONSTRUCTION_LOSSES) == RECONSTRUCTIONS
