@@ -15,13 +15,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from toolkit.data.mannequin import MannequinSpec, render_sequence
-from toolkit.data.media import write_image
 from toolkit.diffusion.dreambooth.cli import main as dreambooth_main
 from toolkit.diffusion.subjects import LORA_FILE
 from toolkit.locks import FolderLockedError, exclusive_folder
-from toolkit.pose.io import save_poses
-from toolkit.pose.motions import make_motion
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
@@ -31,16 +27,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("photos")
-    poses = make_motion("walk", frames=4, width=64, height=64)
-    for i, frame in enumerate(render_sequence(MannequinSpec.sample(3), poses)):
-        write_image(folder / "photos" / f"{i}.png", frame.image)
-    save_poses(folder / "poses.json", poses)
-    return folder / "photos", folder / "poses.json"
 
 
 def dreambooth(photos: tuple[Path, Path], subjects: Path, batch: int) -> list[str]:

@@ -15,7 +15,6 @@ import torch
 from safetensors.torch import load_file
 
 from toolkit.cli import main as toolkit_main
-from toolkit.data.mannequin import MannequinSpec, render_sequence
 from toolkit.data.media import list_images, read_image, write_image
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
 from toolkit.diffusion.dreambooth.loop import train
@@ -23,24 +22,12 @@ from toolkit.diffusion.loading import file_sha256
 from toolkit.diffusion.subjects import LORA_FILE, SubjectRegistry
 from toolkit.errors import ToolkitError
 from toolkit.pose.io import save_poses
-from toolkit.pose.motions import make_motion
 from toolkit.pose.sequence import PoseSequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """Four 64 px mannequin photos of one subject walking, and their exact poses."""
-    folder = tmp_path_factory.mktemp("photos")
-    poses = make_motion("walk", frames=4, width=64, height=64)
-    for i, frame in enumerate(render_sequence(MannequinSpec.sample(3), poses)):
-        write_image(folder / "photos" / f"{i}.png", frame.image)
-    save_poses(folder / "poses.json", poses)
-    return folder / "photos", folder / "poses.json"
 
 
 def config(photos, subjects: Path, **options) -> DreamBoothConfig:

@@ -22,12 +22,9 @@ from safetensors.torch import load_file
 
 from toolkit.atomic import is_hidden
 from toolkit.cli import main
-from toolkit.data.mannequin import MannequinSpec, render_sequence
-from toolkit.data.media import read_image, write_image
+from toolkit.data.media import read_image
 from toolkit.diffusion.dreambooth.cli import main as dreambooth_main
 from toolkit.diffusion.subjects import LORA_FILE
-from toolkit.pose.io import save_poses
-from toolkit.pose.motions import make_motion
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLKIT = [sys.executable, "-c", "import sys; from toolkit.cli import main; sys.exit(main())"]
@@ -161,16 +158,6 @@ def test_killed_data_synth_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path
 
 
 # ---- DreamBooth checkpoints ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("photos")
-    poses = make_motion("walk", frames=4, width=64, height=64)
-    for i, frame in enumerate(render_sequence(MannequinSpec.sample(3), poses)):
-        write_image(folder / "photos" / f"{i}.png", frame.image)
-    save_poses(folder / "poses.json", poses)
-    return folder / "photos", folder / "poses.json"
 
 
 def dreambooth_argv(photos: tuple[Path, Path], subjects: Path) -> list[str]:

@@ -6,27 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+from ..argtypes import non_negative_float, non_negative_int
 from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def lora_spec(text: str) -> tuple[str, float]:
@@ -45,7 +26,7 @@ def lora_spec(text: str) -> tuple[str, float]:
 
 
 def _fraction(text: str) -> float:
-    value = _non_negative_float(text)
+    value = non_negative_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
@@ -129,7 +110,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     models.add_argument(
         "--lora-scale",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=1.0,
         help="strength of the subject's LoRA; 0 renders the base model (default 1)",
     )
@@ -149,7 +130,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     models.add_argument(
         "--controlnet-scale",
-        type=_non_negative_float,
+        type=non_negative_float,
         action="append",
         default=None,
         help="ControlNet conditioning scale; repeat for one per ControlNet (default: 1.0)",
@@ -203,11 +184,11 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     sampling.add_argument(
         "--guidance",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         help="classifier-free guidance scale; <= 1 turns it off (default: the sampler's)",
     )
-    sampling.add_argument("--seed", type=_non_negative_int, default=0, help="seed of all noise (default 0)")
+    sampling.add_argument("--seed", type=non_negative_int, default=0, help="seed of all noise (default 0)")
     sampling.add_argument(
         "--size",
         type=canvas_size,
