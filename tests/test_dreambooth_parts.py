@@ -8,7 +8,7 @@ import torch
 
 from toolkit.diffusion.controls import control_images
 from toolkit.diffusion.dreambooth.config import DreamBoothConfig
-from toolkit.diffusion.dreambooth.data import BatchPlan, ExampleSet, prepare_example
+from toolkit.diffusion.dreambooth.data import ExampleSet, prepare_example
 from toolkit.diffusion.dreambooth.lora import (
     ATTENTION,
     TEXT_TARGETS,
@@ -25,6 +25,7 @@ from toolkit.nn.train_log import CsvLog
 from toolkit.pose.motions import make_motion
 from toolkit.pose.proportions import BodyProportions
 from toolkit.pose.skeleton import BODY_18
+from toolkit.train.sampling import BatchPlan
 
 
 def test_crop_keeps_the_pose_on_the_person():

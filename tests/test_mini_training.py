@@ -17,9 +17,10 @@ from toolkit.data.mannequin.captions import mannequin_caption
 from toolkit.data.media import write_image
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
 from toolkit.diffusion.mini.cli import base_main, controlnet_main
-from toolkit.diffusion.mini.data import MiniDataset, StepBatches, control_image, folder_clips
+from toolkit.diffusion.mini.data import MiniDataset, control_image, folder_clips
 from toolkit.errors import DataError
 from toolkit.pose.io import save_poses
+from toolkit.train.sampling import RandomBatches
 
 TINY_DATA = ["--subjects", "2", "--motions", "walk", "--frames", "4"]
 TINY_LOOP = ["--train-batch-size", "2", "--checkpointing-steps", "1", "--report-to", "csv", "--no-progress"]
@@ -133,9 +134,9 @@ def test_synth_folder_gives_captions_from_subject_specs(tmp_path: Path) -> None:
 
 
 def test_step_batches_are_the_same_after_a_resume() -> None:
-    whole = list(StepBatches(50, 4, seed=3, start=0, steps=6))
-    assert list(StepBatches(50, 4, seed=3, start=4, steps=6)) == whole[4:]
-    assert list(StepBatches(50, 4, seed=3, start=0, steps=6, rank=1)) != whole
+    whole = list(RandomBatches(50, 4, seed=3, start=0, steps=6))
+    assert list(RandomBatches(50, 4, seed=3, start=4, steps=6)) == whole[4:]
+    assert list(RandomBatches(50, 4, seed=3, start=0, steps=6, rank=1)) != whole
 
 
 def test_bad_input_gives_one_line_errors(

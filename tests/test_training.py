@@ -20,8 +20,9 @@ from baselines.pix2pix import Pix2PixPose2Pics
 from toolkit.data.datasets import mannequin_frames
 from toolkit.data.subject import SubjectFrames
 from toolkit.data.synth_dataset import SynthConfig, write_synthetic_dataset
-from toolkit.nn.trainer import StepBatches, TrainOptions, train
+from toolkit.nn.trainer import TrainOptions, train
 from toolkit.train.checkpoint import CheckpointError, checkpoint_steps
+from toolkit.train.sampling import EpochBatches
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"size": 64, "base_channels": 4, "disc_channels": 4}
@@ -63,14 +64,14 @@ def _killed_after(method: Pix2PixPose2Pics, last_step: int) -> None:
 
 
 def test_batches_depend_only_on_the_step() -> None:
-    full = list(StepBatches(5, 3, seed=7, start=0, stop=6))
-    assert list(StepBatches(5, 3, seed=7, start=4, stop=6)) == full[4:]
+    full = list(EpochBatches(5, 3, seed=7, start=0, stop=6))
+    assert list(EpochBatches(5, 3, seed=7, start=4, stop=6)) == full[4:]
     indices = [i for batch in full for i, _ in batch]
     assert sorted(indices[:5]) == [0, 1, 2, 3, 4] and sorted(indices[5:10]) == [0, 1, 2, 3, 4]  # epochs
     assert len({draw for batch in full for _, draw in batch}) == 18  # every sample its own augmentation
     # Two processes split each global batch between them.
-    ranks = [list(StepBatches(5, 2, 7, 0, 3, rank=r, world=2)) for r in (0, 1)]
-    single = list(StepBatches(5, 4, 7, 0, 3))
+    ranks = [list(EpochBatches(5, 2, 7, 0, 3, rank=r, world=2)) for r in (0, 1)]
+    single = list(EpochBatches(5, 4, 7, 0, 3))
     assert [a + b for a, b in zip(*ranks, strict=True)] == single
 
 

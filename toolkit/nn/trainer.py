@@ -6,8 +6,9 @@ A method is :class:`Trainable`: it builds its networks, optimizers and dataset i
 
 1. Seed Python, NumPy and torch, then let the method build its models (so the init is seeded too).
 2. With ``resume``, restore models, optimizers, RNG states and the step from a checkpoint.
-3. Draw batches with :class:`StepBatches`: the samples and augmentations of step s depend only on
-   (seed, s), so a resumed run sees exactly the batches the uninterrupted run would have seen.
+3. Draw batches with :class:`~toolkit.train.sampling.EpochBatches`: the samples and augmentations of
+   step s depend only on (seed, s), so a resumed run sees exactly the batches the uninterrupted run
+   would have seen.
 4. Every ``log_every`` steps log the losses (TensorBoard when installed, else ``logs/losses.csv``),
    every ``sample_every`` steps write a sample grid, and every ``checkpoint_every`` steps (and at the end)
    write a checkpoint.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..checks import check_count
 from ..data.media import write_image
@@ -45,6 +46,7 @@ from ..train.checkpoint import (
     sweep_checkpoint_temporaries,
 )
 from ..train.loop import LoopSettings, run_steps
+from ..train.sampling import EpochBatches
 from .io import config_from_dict
 from .train_log import LOGGERS, open_logger
 
@@ -225,42 +227,6 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-# ---- batches ------------------------------------------------------------------------------------------
-
-
-class StepBatches(Sampler):
-    """Batches of dataset keys ``(index, draw)`` for steps ``start`` .. ``stop - 1`` (counted from 0).
-
-    The samples are read in epochs, each a permutation drawn from ``(seed, epoch)``; sample position p of
-    the whole run gets ``draw = seed * 2**40 + p``, which seeds its augmentation. Both depend only on the
-    position, so step s's batch is the same however the run got there. With several processes, each
-    takes its own ``batch_size`` slice of every global batch.
-    """
-
-    def __init__(
-        self, size: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1
-    ) -> None:
-        if size < 1:
-            raise ValueError("the training dataset is empty")
-        self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.start, self.stop, self.rank, self.world = start, stop, rank, world
-        self._epoch, self._order = -1, np.arange(0)
-
-    def __len__(self) -> int:
-        return max(0, self.stop - self.start)
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        for step in range(self.start, self.stop):
-            first = (step * self.world + self.rank) * self.batch_size
-            yield [self._key(p) for p in range(first, first + self.batch_size)]
-
-    def _key(self, position: int) -> tuple[int, int]:
-        epoch, k = divmod(position, self.size)
-        if epoch != self._epoch:
-            self._epoch, self._order = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.size)
-        return int(self._order[k]), self.seed * 2**40 + position
-
-
 # ---- the loop -----------------------------------------------------------------------------------------
 
 
@@ -360,7 +326,7 @@ def _train(
     for model in models.values():
         model.train()
 
-    sampler = StepBatches(
+    sampler = EpochBatches(
         len(setup.dataset), options.batch_size, options.seed, start, options.steps,
         accelerator.process_index, accelerator.num_processes,
     )  # fmt: skip

@@ -106,57 +106,6 @@ class ExampleSet:
         return self.pixels[flip, idx], self.controls[flip, idx], self.posed[idx]
 
 
-def seeded(*keys: int) -> np.random.Generator:
-    """A NumPy generator determined by ``keys`` (e.g. ``(seed, step)``)."""
-    return np.random.default_rng(np.random.SeedSequence([int(k) % 2**63 for k in keys]))
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """Which examples each micro-step trains on.
-
-    Args:
-        length: Examples per epoch (diffusers: the larger of the instance and class counts).
-        batch_size: Examples per process per micro-step.
-        processes: Number of processes; each takes its own slice of the global batch.
-        seed: Seed of the order and the flips.
-        random_flip: Mirror each example with probability 1/2.
-    """
-
-    length: int
-    batch_size: int
-    processes: int
-    seed: int
-    random_flip: bool
-
-    @property
-    def global_batch(self) -> int:
-        """Examples per micro-step over all processes."""
-        return self.batch_size * self.processes
-
-    @property
-    def micro_steps_per_epoch(self) -> int:
-        return -(-self.length // self.global_batch)
-
-    def slots(self, process: int) -> range:
-        """The places of ``process``'s examples in the micro-step's global batch: every random draw of
-        an example is keyed by its place, so N processes of batch B draw what one process of batch N*B
-        draws."""
-        return range(process * self.batch_size, (process + 1) * self.batch_size)
-
-    def indices(self, micro_step: int, process: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(B,)`` example indices (modulo ``length``) and ``(B,)`` flips for one process at one
-        micro-step; a short last batch of an epoch wraps around to the epoch's first examples."""
-        epoch, position = divmod(micro_step, self.micro_steps_per_epoch)
-        order = seeded(self.seed, epoch).permutation(self.length)
-        start = position * self.global_batch + process * self.batch_size
-        picked = order[np.arange(start, start + self.batch_size) % self.length]
-        flips = np.array(
-            [seeded(self.seed, micro_step, slot, 1).random() < 0.5 for slot in self.slots(process)]
-        )
-        return picked, flips & self.random_flip
-
-
 def class_photos(folder: Path, count: int) -> list[np.ndarray]:
     """The first ``count`` class images of ``folder`` (natural order)."""
     return [read_image(p) for p in list_images(folder)[:count]]

@@ -14,7 +14,8 @@
    validation grid, a copy of the photos for ``generate --reference subject``, a ``README.md`` model card
    as diffusers writes, manifest).
 
-Every random draw of a step comes from a generator seeded by ``(seed, step, process)``, and the LoRA
+Every random draw of an example comes from a generator seeded by ``(seed, step, place in the global
+batch)``, and the LoRA
 dropout draws from the global generator, which checkpoints restore, so a resumed run repeats an
 uninterrupted one exactly on the CPU.
 """
@@ -49,12 +50,13 @@ from ...train.checkpoint import (
     sweep_checkpoint_temporaries,
 )
 from ...train.loop import LoopSettings, run_steps
+from ...train.sampling import BatchPlan
 from ..loading import lora_file
 from ..prompts import fill, load_template
 from ..subjects import LORA_FILE, Subject, SubjectRegistry
 from .card import write_model_card
 from .config import DreamBoothConfig
-from .data import BatchPlan, ExampleSet, class_photos, read_photos
+from .data import ExampleSet, class_photos, read_photos
 from .lora import export_kohya, load_trainable_state, save_lora, trainable_parameters, trainable_state
 from .models import Models, generate_class_images, load_models, prepare_models, validation_pipeline
 from .poses import detect_instance_poses, estimate_proportions, read_instance_poses

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...train.sampling import BatchPlan, seeded
 from ..losses import denoising_loss
 from .config import DreamBoothConfig
-from .data import BatchPlan, ExampleSet, seeded
+from .data import ExampleSet
 from .lora import trainable_parameters
 from .models import Models
 

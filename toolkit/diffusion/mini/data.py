@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -313,28 +313,3 @@ class MiniDataset(Dataset):
             digest.update(np.ascontiguousarray(clip.poses.keypoints).tobytes())
             digest.update(f"{len(clip)}|{type(clip).__name__}".encode())
         return digest.hexdigest()
-
-
-class StepBatches(torch.utils.data.Sampler[list[int]]):
-    """Batch indices for optimisation steps ``start + 1 .. steps``, each drawn (with replacement) from a
-    generator seeded by ``(seed, step, rank)``: a resumed run sees exactly the batches an uninterrupted one
-    would, whatever the number of data-loading workers."""
-
-    def __init__(
-        self, size: int, batch_size: int, *, seed: int, start: int, steps: int, rank: int = 0
-    ) -> None:
-        self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.start, self.steps, self.rank = start, steps, rank
-
-    def __len__(self) -> int:
-        return max(0, self.steps - self.start)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for step in range(self.start + 1, self.steps + 1):
-            generator = torch.Generator().manual_seed(step_seed(self.seed, step, self.rank, stream=0))
-            yield torch.randint(self.size, (self.batch_size,), generator=generator).tolist()
-
-
-def step_seed(seed: int, step: int, rank: int, *, stream: int) -> int:
-    """A 63-bit seed for one step's random draws: ``stream`` 0 picks the batch, 1 the noise."""
-    return int(np.random.SeedSequence([seed, step, rank, stream]).generate_state(2, np.uint64)[0] >> 1)

@@ -25,7 +25,7 @@ from ...train.checkpoint import (
     sweep_checkpoint_temporaries,
 )
 from ...train.loop import LoopSettings, run_steps
-from .data import StepBatches, step_seed
+from ...train.sampling import RandomBatches, step_seed
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -154,7 +154,7 @@ def train_stage(
         start = resume.step
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    sampler = StepBatches(
+    sampler = RandomBatches(
         len(dataset),
         options.batch_size,
         seed=options.seed,
