@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_eval.py
 	$(PY) scripts/bench_baselines.py
 	$(PY) scripts/bench_memory.py
+	$(PY) scripts/bench_knobs.py
 
 # The GPU measurements (scripts/gpu_check.py): on a CUDA machine under 8 minutes; see docs/benchmarks.md.
 gpu-check: $(STAMP)

@@ -94,3 +94,23 @@ def test_a_subject_renders_with_its_lora_and_proportions_as_generate_does(walk, 
     assert not np.array_equal(unretargeted, frames)
     with pytest.raises(ValueError, match="unknown scheduler"):
         PoseTransferPipeline.from_subject("bo", subjects_dir=subjects, scheduler="nope")
+
+
+def test_guidance_stop_runs_the_last_steps_as_one_conditional_pass(walk):
+    pipe = PoseTransferPipeline.from_pretrained("tiny")
+    batches = []
+    hook = pipe.pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+    settings = dict(size=(64, 64), num_inference_steps=4, guidance_scale=5.0, batch=3, progress=False)
+    try:
+        full = pipe(load_poses(walk), **settings)
+        assert batches == [8] * 4 * 2  # two calls of 4 slots (anchor + 3), guidance doubles each
+        batches.clear()
+        half = pipe(load_poses(walk), guidance_stop=0.5, **settings)
+    finally:
+        hook.remove()
+    assert batches == [8, 8, 4, 4] * 2  # guided for 2 of 4 steps, then the conditional pass alone
+    assert half.shape == full.shape and not np.array_equal(half, full)
+    with pytest.raises(ValueError, match="does not combine with references"):
+        pipe(load_poses(walk), guidance_stop=0.5, references=[np.zeros((64, 64, 3), np.uint8)], **settings)
+    with pytest.raises(ValueError, match="guidance_stop in \\(0, 1\\]"):
+        pipe(load_poses(walk), guidance_stop=0.0, **settings)

@@ -10,6 +10,13 @@ from ..argtypes import non_negative_float, non_negative_int
 from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
 
 
+def _fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def lora_spec(text: str) -> tuple[str, float]:
     """``PATH[:SCALE]`` -> ``(PATH, SCALE)``; the scale defaults to 1. A suffix that is not a number
     stays part of the path."""
@@ -188,6 +195,14 @@ def register(groups: argparse._SubParsersAction) -> None:
         default=None,
         help="classifier-free guidance scale; <= 1 turns it off (default: the sampler's)",
     )
+    sampling.add_argument(
+        "--guidance-stop",
+        type=_fraction,
+        default=1.0,
+        metavar="FRACTION",
+        help="guide only the first FRACTION of the steps, in (0, 1]; the rest run one pass instead of two "
+        "(e.g. 0.5: about 1.3x faster at 20 steps) (default 1: every step)",
+    )
     sampling.add_argument("--seed", type=non_negative_int, default=0, help="seed of all noise (default 0)")
     sampling.add_argument(
         "--size",
@@ -292,6 +307,7 @@ def _generate(args: argparse.Namespace) -> None:
         scheduler=args.scheduler,
         steps=args.steps,
         guidance=args.guidance,
+        guidance_stop=args.guidance_stop,
         seed=args.seed,
         batch=args.batch,
         controlnet_scale=tuple(args.controlnet_scale or (1.0,)),

@@ -34,6 +34,7 @@ import torch
 from ..data.media import write_image
 from .consistency import DEFAULT_CONSISTENCY, consistency
 from .cross_frame import ReferenceBank, shared_attention
+from .guidance import TENSOR_INPUTS, guided_steps, stop_guidance_after
 from .img2img import InitFrames, img2img_pipeline, noised_init_latents
 from .noise import FrameNoise
 from .parameters import PARAMETERS_KEY
@@ -65,6 +66,9 @@ class GenerationSettings:
         batch: New frames per pipeline call (cross-frame attention adds the anchor). Default 4.
         controlnet_scale: ControlNet conditioning scale: one value, or one per ControlNet. Default 1.
         consistency: Name from ``consistency.CONSISTENCY``. Default ``"cross-frame"``.
+        guidance_stop: Fraction of the steps, in (0, 1], that use classifier-free guidance; the rest run
+            the conditional pass alone (one UNet and ControlNet pass instead of two). Guidance matters most
+            while the picture is laid out, in the first steps. Default 1 (every step).
     """
 
     steps: int = 20
@@ -73,6 +77,7 @@ class GenerationSettings:
     batch: int = 4
     controlnet_scale: tuple[float, ...] = (1.0,)
     consistency: str = DEFAULT_CONSISTENCY
+    guidance_stop: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "controlnet_scale", tuple(float(s) for s in self.controlnet_scale))
@@ -83,12 +88,13 @@ class GenerationSettings:
             "batch": self.batch >= 1,
             "controlnet_scale": bool(self.controlnet_scale)
             and all(math.isfinite(s) and s >= 0 for s in self.controlnet_scale),
+            "guidance_stop": 0 < self.guidance_stop <= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(
                 f"invalid generation setting(s) {', '.join(bad)}: steps, batch >= 1; guidance, seed "
-                "and ControlNet scales finite and >= 0"
+                "and ControlNet scales finite and >= 0; guidance_stop in (0, 1]"
             )
         consistency(self.consistency)  # raises for an unknown name, listing the known ones
 
@@ -262,6 +268,15 @@ def run_calls(
     negative = embeddings.negative
     runner = pipe if init is None else img2img_pipeline(pipe)
     call_size = len(calls[0].slots)
+    extra: dict[str, Any] = {}
+    guided = guided_steps(settings.steps, settings.guidance_stop)
+    if settings.guidance > 1 and guided < settings.steps:
+        if init is not None or references is not None:
+            raise ValueError("guidance_stop below 1 does not combine with references or init frames yet")
+        extra = {
+            "callback_on_step_end": stop_guidance_after(guided),
+            "callback_on_step_end_tensor_inputs": TENSOR_INPUTS,
+        }
     with _shared_attention(pipe, call_size, mechanism.cross_frame, references, settings.seed):
         for call in calls:
             slots = list(call.slots)
@@ -277,6 +292,7 @@ def run_calls(
                 "height": height,
                 "width": width,
                 "output_type": "np",
+                **extra,
             }
             controls_in = control if nets == 1 else [control] * nets
             images = _denoise(runner, init, slots, controls_in, noise.latents(call.slots), options)

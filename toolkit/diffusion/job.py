@@ -86,6 +86,7 @@ class GenerateRequest:
         scheduler: Sampler name; default ``lcm`` with an LCM-LoRA, else ``unipc``.
         steps: Denoising steps; default the sampler's.
         guidance: Guidance scale; default the sampler's.
+        guidance_stop: Fraction of the steps that use guidance (see :mod:`~.guidance`). Default 1.
         seed, batch, controlnet_scale, consistency: As in :class:`~.generate.GenerationSettings`.
         speed: Device, dtype and speed knobs.
         overwrite: Replace frames of earlier runs instead of resuming.
@@ -118,6 +119,7 @@ class GenerateRequest:
     scheduler: str | None = None
     steps: int | None = None
     guidance: float | None = None
+    guidance_stop: float = 1.0
     seed: int = 0
     batch: int = 4
     controlnet_scale: tuple[float, ...] = (1.0,)
@@ -275,6 +277,8 @@ class GenerationPlan:
             entries["references"] = self.references.fingerprint()
         if self.init is not None:
             entries["init"] = self.init.fingerprint()
+        if self.settings.guidance_stop < 1:
+            entries["guidance_stop"] = self.settings.guidance_stop
         return entries
 
 
@@ -302,6 +306,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     settings = GenerationSettings(
         steps=request.steps or sampler.steps,
         guidance=sampler.guidance if request.guidance is None else request.guidance,
+        guidance_stop=request.guidance_stop,
         seed=request.seed,
         batch=request.batch,
         controlnet_scale=request.controlnet_scale,

@@ -126,6 +126,7 @@ class PoseTransferPipeline:
         template: str | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
+        guidance_stop: float = 1.0,
         size: tuple[int, int] | None = None,
         seed: int = 0,
         batch: int = 4,
@@ -145,6 +146,7 @@ class PoseTransferPipeline:
                 subject's, else the template's ("a person").
             template: Prompt template name (``prompts/<name>.toml``); default the subject's.
             num_inference_steps, guidance_scale: Default the sampler's.
+            guidance_stop: Fraction of the steps that use guidance; the rest run one pass. Default 1.
             size: Output ``(width, height)``, multiples of 8; default the base model's own.
             seed, batch, controlnet_scale, consistency: As for ``toolkit generate``.
             references: Photos (files or ``(H, W, 3)`` uint8 arrays) every frame attends to
@@ -167,6 +169,7 @@ class PoseTransferPipeline:
         settings = GenerationSettings(
             steps=num_inference_steps or sampler.steps,
             guidance=sampler.guidance if guidance_scale is None else guidance_scale,
+            guidance_stop=guidance_stop,
             seed=seed,
             batch=batch,
             controlnet_scale=(controlnet_scale,),
