@@ -64,7 +64,9 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(
-    print(f"{args.base}, {args.frames} frames at {width}x{height}, {args.steps} steps, guidance 5 (CPU s)\n")
+        print(
+            f"{args.base}, {args.frames} frames at {width}x{height}, {args.steps} steps, guidance 5 (CPU s)\n"
+        )
     )
     print("| knob | seconds | speed-up | SSIM against off |\n|---|---|---|---|")
     for row in rows:
