@@ -186,6 +186,7 @@ class TrainableMethod:
 
     @classmethod
     def setting_names(cls) -> frozenset[str]:
+        """The names of the method's settings (``config_class``'s fields)."""
         return frozenset(f.name for f in dataclasses.fields(cls.config_class))
 
     @classmethod
