@@ -487,3 +487,16 @@ def test_subjects_import_registers_a_kohya_lora_that_generate_renders(walk, subj
     difference = np.abs(frames(tmp_path / "bob").astype(int) - frames(tmp_path / "alice").astype(int))
     assert difference.max() <= 1  # the same LoRA in kohya's keys
     SubjectRegistry(subjects).remove("bob")
+
+
+@pytest.mark.parametrize(("flag", "value", "expected"), [
+    ("--guidance-stop", "0", "must be in (0, 1], got 0"),
+    ("--guidance-stop", "1.5", "must be in (0, 1], got 1.5"),
+    ("--reference-fidelity", "1.5", "must be in [0, 1], got 1.5"),
+])  # fmt: skip
+def test_fraction_flags_check_their_own_range(flag, value, expected, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["generate", "--poses", "w.json", "-o", "out", flag, value])
+    assert expected in capsys.readouterr().err
+    args = build_parser().parse_args(["generate", "--poses", "w.json", "-o", "out", flag, "1"])
+    assert getattr(args, flag.removeprefix("--").replace("-", "_")) == 1.0

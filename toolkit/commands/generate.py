@@ -10,13 +10,6 @@ from ..argtypes import non_negative_float, non_negative_int
 from ._args import add_canvas_arguments, canvas_of, canvas_size, positive_float, positive_int
 
 
-def _fraction(text: str) -> float:
-    value = non_negative_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
 def lora_spec(text: str) -> tuple[str, float]:
     """``PATH[:SCALE]`` -> ``(PATH, SCALE)``; the scale defaults to 1. A suffix that is not a number
     stays part of the path."""
@@ -33,9 +26,18 @@ def lora_spec(text: str) -> tuple[str, float]:
 
 
 def _fraction(text: str) -> float:
+    """A number in [0, 1]."""
     value = non_negative_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _positive_fraction(text: str) -> float:
+    """A number in (0, 1]."""
+    value = non_negative_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
 
 
@@ -197,7 +199,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     sampling.add_argument(
         "--guidance-stop",
-        type=_fraction,
+        type=_positive_fraction,
         default=1.0,
         metavar="FRACTION",
         help="guide only the first FRACTION of the steps, in (0, 1]; the rest run one pass instead of two "
