@@ -39,6 +39,7 @@ from .img2img import InitFrames, img2img_pipeline, noised_init_latents
 from .noise import FrameNoise
 from .parameters import PARAMETERS_KEY
 from .reference import EncodedReferences, reference_pass
+from .schedulers import scheduler_spec
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
@@ -97,6 +98,19 @@ class GenerationSettings:
                 "and ControlNet scales finite and >= 0; guidance_stop in (0, 1]"
             )
         consistency(self.consistency)  # raises for an unknown name, listing the known ones
+
+    @classmethod
+    def for_sampler(
+        cls, scheduler: str, *, steps: int | None = None, guidance: float | None = None, **settings: Any
+    ) -> GenerationSettings:
+        """Settings for sampler ``scheduler`` (a name in ``schedulers.SCHEDULERS``): ``steps`` and
+        ``guidance`` default to the sampler's own (20 and 7.5 for UniPC, 4 and 1 for LCM ...)."""
+        sampler = scheduler_spec(scheduler)
+        return cls(
+            steps=steps or sampler.steps,
+            guidance=sampler.guidance if guidance is None else guidance,
+            **settings,
+        )
 
 
 @dataclass(frozen=True)

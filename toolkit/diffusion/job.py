@@ -164,9 +164,10 @@ def find_subject(name: str | None, subjects_dir: Path | None = None) -> tuple[Su
     return subject, folder
 
 
-def _proportions(request: GenerateRequest, subject: Subject | None) -> BodyProportions | None:
-    """The proportions to retarget to: the subject's, unless ``--no-retarget`` or it has none."""
-    wanted = request.retarget if request.retarget is not None else bool(subject and subject.proportions)
+def retarget_proportions(retarget: bool | None, subject: Subject | None) -> BodyProportions | None:
+    """The proportions to retarget to: the subject's, unless ``retarget`` is False or (when None) it has
+    none; ``retarget=True`` without them is a one-line ``ValueError``."""
+    wanted = retarget if retarget is not None else bool(subject and subject.proportions)
     if not wanted:
         return None
     if subject is None or subject.proportions is None:
@@ -289,7 +290,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         ToolkitError / ValueError: for bad input, in one line.
     """
     subject, subject_folder = _subject(request)
-    proportions = _proportions(request, subject)
+    proportions = retarget_proportions(request.retarget, subject)
     base, controlnets = resolve_models(request.base, request.controlnets, subject)
     width, height = request.size or native_size(base)
     poses = prepare_poses(load_poses(request.poses, canvas=request.canvas), width, height, proportions)
@@ -301,11 +302,11 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
     if request.lcm_lora:
         loras.append(LoraWeights(request.lcm_lora, 1.0, "lcm"))
     scheduler = request.scheduler or ("lcm" if request.lcm_lora else DEFAULT_SCHEDULER)
-    sampler = scheduler_spec(scheduler)
     device, dtype = request.speed.resolve()
-    settings = GenerationSettings(
-        steps=request.steps or sampler.steps,
-        guidance=sampler.guidance if request.guidance is None else request.guidance,
+    settings = GenerationSettings.for_sampler(
+        scheduler,
+        steps=request.steps,
+        guidance=request.guidance,
         guidance_stop=request.guidance_stop,
         seed=request.seed,
         batch=request.batch,

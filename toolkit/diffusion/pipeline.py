@@ -25,7 +25,7 @@ import numpy as np
 from .consistency import DEFAULT_CONSISTENCY
 from .controls import prepare_poses, skeleton_images
 from .generate import GenerationSettings, encode_prompts, render_frames
-from .job import find_subject, resolve_models, subject_loras
+from .job import find_subject, resolve_models, retarget_proportions, subject_loras
 from .loading import LoraWeights, load_loras, load_pipeline, native_size
 from .prompts import resolve_prompts
 from .reference import DEFAULT_FIDELITY, References, encode_references
@@ -160,15 +160,12 @@ class PoseTransferPipeline:
         """
         width, height = size or self.size
         subject = self.subject
-        proportions = subject.proportions if subject is not None and retarget is not False else None
-        if retarget and proportions is None:
-            raise ValueError("cannot retarget: there are no subject body proportions; drop retarget")
-        prepared = prepare_poses(poses, width, height, proportions)
+        prepared = prepare_poses(poses, width, height, retarget_proportions(retarget, subject))
         prompts = resolve_prompts(subject=subject, template=template, prompt=prompt, negative=negative_prompt)
-        sampler = scheduler_spec(self.scheduler)
-        settings = GenerationSettings(
-            steps=num_inference_steps or sampler.steps,
-            guidance=sampler.guidance if guidance_scale is None else guidance_scale,
+        settings = GenerationSettings.for_sampler(
+            self.scheduler,
+            steps=num_inference_steps,
+            guidance=guidance_scale,
             guidance_stop=guidance_stop,
             seed=seed,
             batch=batch,
