@@ -53,9 +53,7 @@ def control_images(poses: PoseSequence) -> np.ndarray:
     Returns:
         ``(T, H, W, 3)`` uint8 RGB.
     """
-    from ..pose.encode import render_openpose
-
-    return render_openpose(poses.keypoints, poses.width, poses.height, scale_to_canvas=True)
+    return skeleton_images(poses).draw(range(len(poses)))
 
 
 def skeleton_images(poses: PoseSequence) -> SkeletonImages:
