@@ -130,7 +130,10 @@ def write_frames(
 # ---- video --------------------------------------------------------------------------------------------
 
 
-def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, sample: list[np.ndarray]) -> None:
+Sampler = Callable[[], list[np.ndarray]]  # the frames a palette is fitted to, read when asked for
+
+
+def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, sample: Sampler) -> None:
     import imageio_ffmpeg
 
     stream = iter(frames)
@@ -159,12 +162,12 @@ def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, sample: lis
 PALETTE_FRAMES = 8  # a GIF's one palette is fitted to this many frames of the clip
 
 
-def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float, sample: list[np.ndarray]) -> None:
-    """Stream frames into a looping GIF with one 256-colour palette fitted to the ``sample`` frames, so
+def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float, sample: Sampler) -> None:
+    """Stream frames into a looping GIF with one 256-colour palette fitted to the ``sample()`` frames, so
     that memory does not grow with the clip as it does with PIL's ``save_all``."""
     from PIL import GifImagePlugin
 
-    palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(256, method=Image.Quantize.MEDIANCUT)
+    palette = Image.fromarray(np.concatenate(sample(), axis=0)).quantize(256, method=Image.Quantize.MEDIANCUT)
     with path.open("wb") as file:
         for n, frame in enumerate(frames):
             image = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
@@ -176,7 +179,7 @@ def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float, sample: lis
         file.write(b";")
 
 
-_VIDEO_WRITERS: dict[str, Callable[[Path, Iterable[np.ndarray], float, list[np.ndarray]], None]] = {
+_VIDEO_WRITERS: dict[str, Callable[[Path, Iterable[np.ndarray], float, Sampler], None]] = {
     ".mp4": _write_mp4,
     ".gif": _write_gif,
 }
@@ -217,14 +220,18 @@ def write_video(
     head = list(itertools.islice(stream, PALETTE_FRAMES))
     if not head:
         raise MediaError(f"{path}: no frames to write")
-    if isinstance(frames, Sequence) and len(frames) > len(head):
-        sample = [frames[i] for i in sheet_indices(len(frames), PALETTE_FRAMES)]
-    else:
-        sample = head
     first = _as_rgb(head[0])
-    sample = [_as_rgb(frame) for frame in sample]
-    if any(frame.shape != first.shape for frame in sample):
-        raise MediaError(f"{path}: frames differ in size: {sorted({frame.shape for frame in sample})}")
+
+    def sample() -> list[np.ndarray]:
+        """Frames spread over the clip when it is a sequence, else its first ones (read only by a writer
+        that needs them: a GIF's palette)."""
+        picked = head
+        if isinstance(frames, Sequence) and len(frames) > len(head):
+            picked = [frames[i] for i in sheet_indices(len(frames), PALETTE_FRAMES)]
+        picked = [_as_rgb(frame) for frame in picked]
+        if any(frame.shape != first.shape for frame in picked):
+            raise MediaError(f"{path}: frames differ in size: {sorted({frame.shape for frame in picked})}")
+        return picked
 
     def checked() -> Iterator[np.ndarray]:
         total = len(frames) if isinstance(frames, Sequence) else None
