@@ -142,7 +142,7 @@ def _instance_photos(
     if photos is not None:
         images = list(photos.images)
         poses = [photos.poses[i] if photos.poses[i].visible.any() else None for i in range(len(images))]
-        return images, [f"{i:05d}.png" for i in range(len(images))], poses
+        return images, [_photo_name(i) for i in range(len(images))], poses
     if config.instance_dir is None:
         raise ToolkitError("no instance photos: pass --instance-dir DIR (or photos= to train())")
     images, names = read_photos(config.instance_dir)
@@ -151,12 +151,17 @@ def _instance_photos(
     return images, names, detect_instance_poses(images, config.detector)
 
 
+def _photo_name(index: int) -> str:
+    """The file name of in-memory photo ``index`` (zero-padded: natural order is frame order)."""
+    return f"{index:05d}.png"
+
+
 def _instance_examples(
     config: DreamBoothConfig, photos: SubjectFrames | None
-) -> tuple[ExampleSet, BodyProportions | None, list[np.ndarray], list[str]]:
-    """The instance photos prepared with their poses (see :func:`_instance_photos`), the body proportions
-    measured from the poses, and the photos with their names (to keep in the subject folder). A photo
-    without a person trains without pose conditioning (with a warning).
+) -> tuple[ExampleSet, BodyProportions | None]:
+    """The instance photos prepared with their poses (see :func:`_instance_photos`) and the body
+    proportions measured from the poses. A photo without a person trains without pose conditioning (with
+    a warning).
 
     Raises:
         ToolkitError: pose conditioning is on and no photo shows a person.
@@ -172,7 +177,7 @@ def _instance_examples(
             f"no person was found in any photo of {config.instance_dir or 'the subject'}; pass --poses FILE "
             "with one pose per photo, or train with --pose-conditioning off"
         )
-    return instances, proportions, images, names
+    return instances, proportions
 
 
 def _optimizer(
@@ -246,20 +251,19 @@ def _validation_grid(
     )
 
 
-def _keep_photos(
-    instance_dir: Path | None, images: list[np.ndarray], names: list[str], folder: Path
-) -> tuple[str, ...]:
-    """Copy the instance photos into ``folder/photos/`` (byte for byte from ``instance_dir``, else as
-    PNGs of ``images``); returns their paths relative to ``folder``."""
+def _keep_photos(config: DreamBoothConfig, photos: SubjectFrames | None, folder: Path) -> tuple[str, ...]:
+    """Copy the instance photos into ``folder/photos/`` (the in-memory ``photos`` as PNGs, else
+    ``config.instance_dir``'s files byte for byte); returns their paths relative to ``folder``."""
     kept = []
-    if instance_dir is not None:
-        for photo in list_images(instance_dir):
-            kept.append(f"{PHOTOS_DIR}/{photo.name}")
-            write_bytes_atomic(folder / kept[-1], photo.read_bytes())
+    if photos is not None:
+        for i, image in enumerate(photos.images):
+            kept.append(f"{PHOTOS_DIR}/{_photo_name(i)}")
+            write_image(folder / kept[-1], image)
         return tuple(kept)
-    for image, name in zip(images, names, strict=True):
-        kept.append(f"{PHOTOS_DIR}/{name}")
-        write_image(folder / kept[-1], image)
+    assert config.instance_dir is not None  # _instance_photos checked it
+    for photo in list_images(config.instance_dir):
+        kept.append(f"{PHOTOS_DIR}/{photo.name}")
+        write_bytes_atomic(folder / kept[-1], photo.read_bytes())
     return tuple(kept)
 
 
@@ -364,7 +368,7 @@ def _train(
     started = time.perf_counter()
 
     # 1. Photos, poses, proportions.
-    instances, proportions, photo_images, photo_names = _instance_examples(config, photos)
+    instances, proportions = _instance_examples(config, photos)
     prompts = _prompts(config)
 
     # 2. Models and class images.
@@ -481,7 +485,7 @@ def _train(
             result.kohya = export_kohya(folder, unet, text_encoder, config.alpha)
         write_image(folder / SAMPLE_FILE, validate(result.steps))
         write_model_card(folder, config, prompts, result.steps, SAMPLE_FILE)
-        result.photos = _keep_photos(config.instance_dir, photo_images, photo_names, folder)
+        result.photos = _keep_photos(config, photos, folder)
         if config.init_lora is not None:
             _keep_concept(config.init_lora, folder)
         _record_subject(config, registry, result, seed, started, command)
