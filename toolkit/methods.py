@@ -14,6 +14,7 @@ imports on the first lookup.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -57,8 +58,6 @@ class Baseline(Protocol):
 
 
 METHODS: dict[str, type[Baseline]] = {}
-_discovery: dict[str, str] | None = None  # module -> why it could not be imported, once discovered
-
 _B = TypeVar("_B", bound=type)
 
 
@@ -75,20 +74,18 @@ def register_method(name: str) -> Callable[[_B], _B]:
     return decorate
 
 
+@cache
 def discover_methods() -> dict[str, str]:
     """Import every module the ``pose_transfer_toolkit.methods`` entry points name (once), so their
     ``register_method`` lines run. Returns ``{module: reason}`` for modules that could not be imported (a
     missing optional dependency), so an unknown-method error can say why a method is absent."""
-    global _discovery
-    if _discovery is None:
-        failed = {}
-        for point in entry_points(group=ENTRY_POINTS):
-            try:
-                point.load()
-            except ImportError as err:
-                failed[point.value] = str(err)
-        _discovery = failed
-    return _discovery
+    failed = {}
+    for point in entry_points(group=ENTRY_POINTS):
+        try:
+            point.load()
+        except ImportError as err:
+            failed[point.value] = str(err)
+    return failed
 
 
 def list_methods() -> list[str]:
