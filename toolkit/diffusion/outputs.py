@@ -95,7 +95,7 @@ def write_controls(out: Path, skeletons: SkeletonImages) -> None:
     for i in range(len(skeletons)):
         path = out / CONTROLS_DIR / FRAME_PATTERN.format(i)
         if not path.is_file():
-            write_image(path, skeletons.draw([i])[0])
+            write_image(path, skeletons[i])
 
 
 def read_frames(out: Path, count: int) -> FrameFiles:
