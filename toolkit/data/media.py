@@ -210,7 +210,7 @@ def write_video(
         fps: Frames per second, > 0.
         progress: Show a progress bar on stderr. Default False.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     path = check_video_path(path)
     writer = _VIDEO_WRITERS[path.suffix.lower()]
@@ -236,7 +236,9 @@ def write_video(
     def checked() -> Iterator[np.ndarray]:
         total = len(frames) if isinstance(frames, Sequence) else None
         chained = itertools.chain(head, stream)
-        for frame in tqdm(chained, path.name, total, leave=False, disable=not progress, unit="frame"):
+        for frame in progress_bar(
+            chained, desc=path.name, total=total, leave=False, disable=not progress, unit="frame"
+        ):
             frame = _as_rgb(frame)
             if frame.shape != first.shape:
                 raise MediaError(f"{path}: frames differ in size: {first.shape} and {frame.shape}")

@@ -26,13 +26,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..atomic import sweep_temporaries, write_json_atomic
 from ..errors import DataError
 from ..manifest import MANIFEST_NAME, write_manifest
 from ..pose.io import save_poses
 from ..pose.motions import list_motions, make_motion
+from ..progress import progress_bar
 from .mannequin import BACKGROUNDS, MannequinSpec, render_sequence
 from .media import write_image
 
@@ -125,7 +124,7 @@ def write_synthetic_dataset(
     write_manifest(root, **manifest, outputs={"complete": False})
     start = time.perf_counter()
     written = skipped = 0
-    with tqdm(total=total, desc="rendering mannequins", unit="frame", disable=not progress) as bar:
+    with progress_bar(total=total, desc="rendering mannequins", unit="frame", disable=not progress) as bar:
         for i in range(config.subjects):
             seed = config.seed + i
             spec = MannequinSpec.sample(seed)

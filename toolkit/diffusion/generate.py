@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..data.media import write_image
+from ..progress import progress_bar
 from .consistency import DEFAULT_CONSISTENCY, consistency
 from .cross_frame import ReferenceBank, shared_attention
 from .guidance import TENSOR_INPUTS, guided_steps, stop_guidance_after
@@ -331,13 +332,11 @@ def render_frames(
 ) -> np.ndarray:
     """Every frame of the clip, in memory: ``(T, H, W, 3)`` uint8, the same pixels :func:`generate_frames`
     writes (see :func:`run_calls` for the arguments)."""
-    from tqdm import tqdm
-
     count = len(skeletons)
     width, height = skeletons.size
     frames = np.zeros((count, height, width, 3), np.uint8)
     calls = frame_calls(count, range(count), settings)
-    with tqdm(total=count, desc="generate", unit="frame", disable=not progress) as bar:
+    with progress_bar(total=count, desc="generate", unit="frame", disable=not progress) as bar:
         for call, images in run_calls(
             pipe, skeletons, embeddings, settings, calls, references=references, init=init
         ):
@@ -370,8 +369,6 @@ def generate_frames(
     Returns:
         :class:`FrameStats`: indices generated and skipped, number and size of pipeline calls, seconds.
     """
-    from tqdm import tqdm
-
     frames_dir = Path(frames_dir)
     count = len(skeletons)
     done = [frame_path(frames_dir, i).is_file() for i in range(count)]
@@ -381,7 +378,7 @@ def generate_frames(
     stats.call_size = settings.batch + (1 if consistency(settings.consistency).cross_frame else 0)
     text = None if parameters is None else {PARAMETERS_KEY: parameters}
     started = time.perf_counter()
-    with tqdm(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar:
+    with progress_bar(total=len(pending), desc="generate", unit="frame", disable=not progress) as bar:
         for call, images in run_calls(
             pipe, skeletons, embeddings, settings, calls, references=references, init=init
         ):

@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..data.media import MediaError, read_image, write_frames
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME, versions, write_manifest
 from ..methods import Baseline, get_method
+from ..progress import ProgressBar, progress_bar
 from .benchmarks import Benchmark, EvalCase, EvalClip
 from .cost import Cost, measure, peak_memory
 from .metrics import METRICS, Metric, build_metric
@@ -172,10 +172,9 @@ def evaluate(
     started = time.perf_counter()
     outputs: list[ClipOutput] = []
     spent = _Spent()
-    with tqdm(desc=f"{method} on {benchmark.name}", unit="clip", disable=not options.progress) as bar:
+    with progress_bar(desc=f"{method} on {benchmark.name}", unit="clip", disable=not options.progress) as bar:
         for case in benchmark.cases():
-            bar.total = (bar.total or 0) + len(case.clips)
-            bar.refresh()
+            bar.add_total(len(case.clips))
             outputs += _render_case(method_cls, case, out, options, spent, bar)
     if finished is not None and not options.rescore and all(o.reused for o in outputs):
         saved = _saved_run(out, metrics, outputs, options.video)
@@ -295,7 +294,7 @@ def _render_case(
     out: Path,
     options: EvalOptions,
     spent: _Spent,
-    bar: tqdm,
+    bar: ProgressBar,
 ) -> list[ClipOutput]:
     """Every clip of one subject, reusing saved ones; adds what fitting and rendering cost to ``spent``."""
     saved = {clip.name: _read_saved(out / _clip_dir(case, clip), clip) for clip in case.clips}

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..pose.sequence import PoseSequence
+from ..progress import progress_bar
 from .benchmarks import EvalClip
 from .metrics import Metric, MetricInputs, MetricResult
 
@@ -99,7 +99,7 @@ def score(
         progress: Show a progress bar over the metrics.
     """
     scores = {}
-    for metric in tqdm(metrics, desc="scoring", unit="metric", disable=not progress):
+    for metric in progress_bar(metrics, desc="scoring", unit="metric", disable=not progress):
         if metric.kind == "sequence" and not temporal:
             reason = f"{metric.name} needs video clips; this benchmark's clips are unordered stills"
             scores[metric.name] = _unavailable(metric, reason)

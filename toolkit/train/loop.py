@@ -7,6 +7,7 @@ does the rest the same way for all of them:
 - a loss log row every ``log_every`` steps (and at the last), written by the main process;
 - a checkpoint every ``checkpoint_every`` steps (and at the last), with every process's RNG states,
   written by the main process (:mod:`.checkpoint`);
+- a checkpoint of the last step before it stops when asked to (:mod:`toolkit.progress`);
 - a one-line error when a loss named ``"loss"`` stops being finite.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from ..errors import ToolkitError
+from ..progress import cancel_requested, progress_bar
 from .checkpoint import every_rank, rng_state
 
 # step (counted from 1) -> this process's losses of that step
@@ -91,12 +93,12 @@ def run_steps(
 
     Raises:
         ToolkitError: the loss called ``"loss"`` is NaN or infinite.
+        Cancelled: the context's :class:`~toolkit.progress.Watcher` asked to stop; the step it stopped
+            after was checkpointed first (when ``save`` is given).
     """
-    from tqdm import tqdm
-
     main = accelerator.is_main_process
     result = LoopResult(settings.start, {}, 0.0)
-    bar = tqdm(
+    bar = progress_bar(
         total=settings.steps, initial=settings.start, desc=settings.desc, unit="step",
         disable=not (settings.progress and main),
     )  # fmt: skip
@@ -110,15 +112,17 @@ def run_steps(
                 raise ToolkitError(
                     f"the loss is {losses['loss']} at step {step}; lower the learning rate or train in fp32"
                 )
-            bar.update(1)
             bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items() if k != "lr"})
             last = step == settings.steps
             if log is not None and (step % settings.log_every == 0 or last):
                 log.write(step, result.seconds, losses)
-            if save is not None and (step % settings.checkpoint_every == 0 or last):
+            # A run asked to stop saves this step first, so that resuming loses nothing.
+            stopping = cancel_requested()
+            if save is not None and (step % settings.checkpoint_every == 0 or last or stopping):
                 rng = every_rank(rng_state(), accelerator)  # every process takes part
                 if main:
                     save(step, rng)
             if after_step is not None and main:
                 after_step(step, losses)
+            bar.update(1)  # raises Cancelled when asked to stop
     return result

@@ -74,14 +74,14 @@ def ensure_class_images(
     Returns:
         The paths written (empty when nothing was missing).
     """
-    from tqdm import tqdm
+    from ...progress import progress_bar
 
     missing = missing_class_names(folder, count)
     if not missing:
         return []
     pipe = load_pipeline()
     written = []
-    with tqdm(total=len(missing), desc="class images", unit="image", disable=not progress) as bar:
+    with progress_bar(total=len(missing), desc="class images", unit="image", disable=not progress) as bar:
         for start in range(0, len(missing), batch_size):
             chunk = missing[start : start + batch_size]
             numbers = [int(p.stem.split("-")[1]) for p in chunk]

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
+from ...progress import progress_bar
 from .data import MiniDataset
 
 LATENTS_DIR = "latents"  # in the run folder
@@ -69,7 +69,7 @@ def encode_frames(
     device = next(vae.parameters()).device
     means, stds = [], []
     starts = range(0, len(frames), batch_size)
-    for start in tqdm(starts, desc="encoding frames", unit="batch", disable=not progress):
+    for start in progress_bar(starts, desc="encoding frames", unit="batch", disable=not progress):
         indices = range(start, min(start + batch_size, len(frames)))
         pixels = torch.stack([frames[i]["pixel_values"] for i in indices]).to(device)  # type: ignore[misc]
         posterior = vae.encode(pixels).latent_dist

@@ -85,7 +85,7 @@ def detect_poses(
         DetectorError: no frames, frames of different sizes, or a detector that cannot start.
         ValueError: ``every`` < 1 or ``fps`` <= 0.
     """
-    from tqdm import tqdm
+    from ...progress import progress_bar
 
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a whole number >= 1 (keep every N-th frame), got {every!r}")
@@ -101,7 +101,7 @@ def detect_poses(
         context = create_detector(detector, video=video, **detector_options)
 
     poses, size = [], None
-    bar = tqdm(
+    bar = progress_bar(
         itertools.islice(frames, 0, None, every),
         total=None if total is None else math.ceil(total / every),
         desc="detecting poses",
