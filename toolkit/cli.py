@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMANDS
-from .errors import ToolkitError
+from .errors import ToolkitError, describe_os_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,34 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         if os.environ.get("TOOLKIT_DEBUG"):
             raise
-        print(f"toolkit: error: {_os_error(err)}", file=sys.stderr)
+        print(f"toolkit: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
     return 0
-
-
-# errno name -> what to do about it
-_OS_ADVICE = {
-    "ENOSPC": "free some space or write elsewhere (-o)",
-    "EDQUOT": "free some space or write elsewhere (-o)",
-    "EACCES": "check the permissions, or write elsewhere (-o)",
-    "EPERM": "check the permissions, or write elsewhere (-o)",
-    "EROFS": "the file system is read-only; write elsewhere (-o)",
-    "ENOTDIR": "a part of the path is a file, not a folder; choose another path",
-    "EEXIST": "a file is where a folder should be; choose another path",
-    "EISDIR": "the path is a folder; name a file",
-    "ENOENT": "check the path",
-}
-
-
-def _os_error(err: OSError) -> str:
-    """One line for an operating-system error: what failed, on which path, and what to do."""
-    import errno
-
-    name = errno.errorcode.get(err.errno or 0, "")
-    where = f"{err.filename}: " if err.filename else ""
-    advice = _OS_ADVICE.get(name)
-    reason = err.strerror or str(err)
-    return f"{where}{reason}" + (f"; {advice}" if advice else "")
 
 
 def _silence_stdout() -> None:

@@ -51,3 +51,28 @@ class PoseFormatError(ToolkitError, ValueError):
 
 class MissingCanvasError(PoseFormatError):
     """A pose file that states no canvas size was read without one (OpenPose, COCO results, PATN)."""
+
+
+# errno name -> what to do about it
+_OS_ADVICE = {
+    "ENOSPC": "free some space or write elsewhere (-o)",
+    "EDQUOT": "free some space or write elsewhere (-o)",
+    "EACCES": "check the permissions, or write elsewhere (-o)",
+    "EPERM": "check the permissions, or write elsewhere (-o)",
+    "EROFS": "the file system is read-only; write elsewhere (-o)",
+    "ENOTDIR": "a part of the path is a file, not a folder; choose another path",
+    "EEXIST": "a file is where a folder should be; choose another path",
+    "EISDIR": "the path is a folder; name a file",
+    "ENOENT": "check the path",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and what to do."""
+    import errno
+
+    name = errno.errorcode.get(err.errno or 0, "")
+    where = f"{err.filename}: " if err.filename else ""
+    advice = _OS_ADVICE.get(name)
+    reason = err.strerror or str(err)
+    return f"{where}{reason}" + (f"; {advice}" if advice else "")

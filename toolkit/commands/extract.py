@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-
-from ..pose.sequence import PoseSequence
 
 
 def add_extract_parser(commands: argparse._SubParsersAction) -> None:
@@ -80,40 +74,12 @@ def add_extract_parser(commands: argparse._SubParsersAction) -> None:
     extract.set_defaults(run=run_extract)
 
 
-@dataclass
-class FrameSource:
-    """Frames to detect in: a lazy iterator plus what is known before decoding them (``total`` may be an
-    estimate, or None when unknown)."""
-
-    frames: Iterator[np.ndarray]
-    fps: float
-    total: int | None
-    consecutive: bool
-
-
-def open_frames(path: Path, fps: float | None) -> FrameSource:
-    """Frames of a video file, an image folder (natural order) or one image, read lazily.
-
-    Raises:
-        MediaError: a missing path, an empty folder, or an unreadable video or image.
-    """
-    from ..data.media import IMAGE_SUFFIXES, MediaError, iter_video, list_images, probe_video, read_image
-
-    if path.is_dir():
-        images = list_images(path)
-        return FrameSource((read_image(p) for p in images), fps or 24.0, len(images), consecutive=True)
-    if not path.exists():
-        raise MediaError(f"{path}: no such file or folder")
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return FrameSource(iter([read_image(path)]), fps or 24.0, 1, consecutive=False)
-    info = probe_video(path)
-    return FrameSource(iter_video(path), fps or info.fps, info.frames or None, consecutive=True)
-
-
 def run_extract(args: argparse.Namespace) -> None:
     """Detect, smooth, write the pose file, print the summary; bad input raises a one-line error."""
+    from ..data.frames import open_frames
     from ..errors import ToolkitError
     from ..pose.detect import detect_poses
+    from ..pose.detect.summary import detection_summary
     from ..pose.io import FORMATS, save_poses
     from ..pose.ops import SMOOTHERS
 
@@ -151,15 +117,3 @@ def run_extract(args: argparse.Namespace) -> None:
         f"{args.detector} in {seconds:.1f} s ({len(poses) / seconds:.1f} frames/s)"
     )
     print(detection_summary(poses))
-
-
-def detection_summary(poses: PoseSequence, *, columns: int = 3) -> str:
-    """How often a person and each joint were found: a line, then a table of joints and rates."""
-    visible = poses.visible  # (T, J)
-    with_person = int(visible.any(axis=1).sum())
-    share = with_person / len(poses) if len(poses) else 0.0
-    lines = [f"a person in {with_person} of {len(poses)} frames ({share:.1%}); each joint found in:"]
-    rates = visible.mean(axis=0) if len(poses) else np.zeros(poses.num_joints)
-    cells = [f"{name:<15}{rate:7.1%}" for name, rate in zip(poses.skeleton.joints, rates, strict=True)]
-    lines += ["  " + "   ".join(cells[i : i + columns]) for i in range(0, len(cells), columns)]
-    return "\n".join(lines)

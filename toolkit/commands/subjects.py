@@ -62,21 +62,14 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from ..diffusion.subjects import SubjectError, SubjectRegistry
+    from ..diffusion.subjects import SubjectRegistry
 
     registry = SubjectRegistry.at(args.subjects_dir)
-    names = registry.names()
-    if not names:
+    entries = registry.entries()
+    if not entries:
         print(f"no subjects in {registry.root}")
-        return
-    for name in names:
-        try:
-            subject = registry.get(name)
-        except SubjectError as err:  # one broken subject does not hide the others
-            print(f"{name}\tbroken: {err}")
-            continue
-        trained = "LoRA" if subject.lora_path(registry.folder(name)).is_file() else "no LoRA"
-        print(f"{name}\t{subject.token} {subject.class_noun}\t{subject.base}\t{trained}")
+    for entry in entries:  # one broken subject does not hide the others
+        print(entry.line())
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -92,33 +85,21 @@ def _show(args: argparse.Namespace) -> None:
 
 
 def _import(args: argparse.Namespace) -> None:
-    from ..atomic import write_bytes_atomic
-    from ..diffusion.loading import LoraWeights, load_loras, load_pipeline
-    from ..diffusion.subjects import LORA_FILE, Subject, SubjectError, SubjectRegistry
-    from ..errors import ToolkitError
+    from ..diffusion.lora_import import import_lora
+    from ..diffusion.subjects import SubjectRegistry
 
     registry = SubjectRegistry.at(args.subjects_dir)
-    folder = registry.folder(args.name)
-    if (folder / "subject.toml").exists():
-        raise SubjectError(f"subject {args.name!r} exists already in {registry.root}; remove it first")
-    if not args.lora.is_file():
-        raise ToolkitError(f"{args.lora}: no such LoRA file")
-    pipe = load_pipeline(args.base, [args.controlnet])
-    record = load_loras(pipe, [LoraWeights(args.lora, 1.0, "subject")])[0]  # it must load on its base
-    if not record["modules"]:
-        raise ToolkitError(f"{args.lora}: none of its modules match {args.base}; is it for another base?")
-    subject = Subject(
+    folder, modules = import_lora(
+        registry,
         args.name,
+        args.lora,
         token=args.token,
         class_noun=args.class_noun,
         base=args.base,
-        controlnets=(args.controlnet,),
+        controlnet=args.controlnet,
         template=args.template,
-        training={"imported_from": str(args.lora.resolve()), "sha256": record["sha256"]},
     )
-    write_bytes_atomic(folder / LORA_FILE, args.lora.read_bytes())
-    registry.save(subject)
-    print(f"imported {args.lora} as subject {args.name!r} ({record['modules']} modules) into {folder}")
+    print(f"imported {args.lora} as subject {args.name!r} ({modules} modules) into {folder}")
 
 
 def _remove(args: argparse.Namespace) -> None:

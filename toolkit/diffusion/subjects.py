@@ -248,6 +248,28 @@ def _strings(values: object, key: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class SubjectEntry:
+    """One subject of a listing: its record, or why it cannot be read (a broken ``subject.toml``)."""
+
+    name: str
+    folder: Path
+    subject: Subject | None
+    problem: str | None = None
+
+    @property
+    def trained(self) -> bool:
+        """Whether its LoRA file is there."""
+        return self.subject is not None and self.subject.lora_path(self.folder).is_file()
+
+    def line(self) -> str:
+        """``name, token class, base, LoRA / no LoRA`` tab-separated, or ``name, broken: why``."""
+        if self.subject is None:
+            return f"{self.name}\tbroken: {self.problem}"
+        subject, trained = self.subject, "LoRA" if self.trained else "no LoRA"
+        return f"{self.name}\t{subject.token} {subject.class_noun}\t{subject.base}\t{trained}"
+
+
+@dataclass(frozen=True)
 class SubjectRegistry:
     """The subjects stored under ``root`` (see :func:`subjects_dir`)."""
 
@@ -265,6 +287,17 @@ class SubjectRegistry:
         return sorted(
             p.name for p in self.root.iterdir() if (p / SUBJECT_FILE).is_file() and _NAME.fullmatch(p.name)
         )
+
+    def entries(self) -> list[SubjectEntry]:
+        """Every subject, in name order; one whose record cannot be read is listed as broken (with the
+        reason) instead of stopping the listing."""
+        entries = []
+        for name in self.names():
+            try:
+                entries.append(SubjectEntry(name, self.folder(name), self.get(name)))
+            except SubjectError as err:
+                entries.append(SubjectEntry(name, self.folder(name), None, str(err)))
+        return entries
 
     def folder(self, name: str) -> Path:
         """The folder of subject ``name`` (which need not exist yet); the name is checked first."""
