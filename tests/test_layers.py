@@ -1,6 +1,6 @@
 """The package's layers import downwards only, checked on the source with ``ast``:
 
-    base -> pose -> data -> nn -> diffusion -> methods -> baselines/ -> eval -> demo -> commands -> cli
+    base -> pose -> data -> nn -> diffusion -> methods -> baselines/ -> eval -> demo -> ui -> commands -> cli
 
 The base modules (errors, atomic files, locks, weight files ...) import only each other. No module under
 ``toolkit/`` imports the ``baselines`` package: the registry finds the methods through entry points.
@@ -12,8 +12,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = {"toolkit", "errors", "atomic", "paths", "checks", "weights", "locks", "manifest", "argtypes"}
-ORDER = ["base", "pose", "data", "nn", "diffusion", "methods", "baselines", "eval", "demo", "commands", "cli"]
+BASE = {"toolkit", "errors", "atomic", "paths", "checks", "weights", "locks", "manifest", "argtypes", "progress"}
+ORDER = ["base", "pose", "data", "nn", "diffusion", "methods", "baselines", "eval", "demo", "ui", "commands", "cli"]
 
 
 def layer(module: str) -> str:

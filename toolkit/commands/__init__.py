@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import data, demo, evaluate, generate, poses, subjects, transfer
+from . import data, demo, evaluate, generate, poses, subjects, transfer, ui
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -17,4 +17,5 @@ COMMANDS: dict[str, Register] = {
     "demo": demo.register,
     "eval": evaluate.register,
     "transfer": transfer.register,
+    "ui": ui.register,
 }

@@ -1,0 +1,63 @@
+"""What every tab of the web app shares: one-line error messages, progress lines, the job runner."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ToolkitError, describe_os_error
+from ..progress import Update
+
+# What a handler reports as a message instead of a traceback: the errors the CLI prints in one line.
+USER_ERRORS = (ToolkitError, ValueError, OSError)
+
+
+def one_line(err: BaseException) -> str:
+    """The line ``toolkit`` would print for ``err`` (without its ``toolkit: error:`` prefix)."""
+    if isinstance(err, OSError) and not isinstance(err, ToolkitError):
+        return describe_os_error(err)
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def error_text(err: BaseException) -> str:
+    """Markdown for a status box: the error, in one line."""
+    return f"**error:** {one_line(err)}"
+
+
+def progress_text(update: Update) -> str:
+    """``generate: 3 / 8 (38%) · loss 0.1234`` for a status box."""
+    done = f"{update.done} / {update.total}" if update.total else str(update.done)
+    share = f" ({update.fraction:.0%})" if update.fraction is not None else ""
+    info = "".join(f" · {key} {value}" for key, value in update.info.items())
+    return f"{update.desc or 'working'}: {done}{share}{info}"
+
+
+def guarded(status: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate an event handler that returns (or yields) ``{component: value}`` dicts so that a user
+    error ends it with ``{status: "error: ..."}`` instead of Gradio's generic error; other components
+    keep their values."""
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isgeneratorfunction(handler):
+
+            @functools.wraps(handler)
+            def stream(*args: Any) -> Any:
+                try:
+                    yield from handler(*args)
+                except USER_ERRORS as err:
+                    yield {status: error_text(err)}
+
+            return stream
+
+        @functools.wraps(handler)
+        def call(*args: Any) -> Any:
+            try:
+                return handler(*args)
+            except USER_ERRORS as err:
+                return {status: error_text(err)}
+
+        return call
+
+    return decorate
