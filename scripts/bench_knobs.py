@@ -1,7 +1,9 @@
 """Speed knobs of generation, each measured against its own off switch in the same run, with what it
 changes in the output (SSIM of the frames against those with the knob off).
 
-Knobs: ``--guidance-stop`` (classifier-free guidance on the first fraction of the steps only). The model
+Knobs: ``--guidance-stop`` (classifier-free guidance on the first fraction of the steps only) and
+``--cache-interval`` (the deep UNet blocks and the ControlNet on every K-th step only) and ``--control-once``
+(the ControlNet on the conditional half only). The model
 is the packaged ``mini`` at 128 px (or ``--base tiny``), a walk of ``--frames`` frames, UniPC, guidance 5.
 Seconds are CPU seconds of this process (``time.process_time``), stable when other jobs share the cores.
 
@@ -24,6 +26,11 @@ from toolkit.pose.motions import make_motion
 KNOBS: dict[str, dict[str, object]] = {
     "guidance-stop 0.5": {"guidance_stop": 0.5},
     "guidance-stop 0.25": {"guidance_stop": 0.25},
+    "cache-interval 2": {"cache_interval": 2},
+    "cache-interval 3": {"cache_interval": 3},
+    "control-once": {"control_once": True},
+    "cache-interval 3 + control-once": {"cache_interval": 3, "control_once": True},
+    "cache-interval 3 + guidance-stop 0.5": {"cache_interval": 3, "guidance_stop": 0.5},
 }
 
 
@@ -63,11 +70,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(
-        print(
-            f"{args.base}, {args.frames} frames at {width}x{height}, {args.steps} steps, guidance 5 (CPU s)\n"
-        )
-    )
+    print(f"{args.base}, {args.frames} frames at {width}x{height}, {args.steps} steps, guidance 5 (CPU s)\n")
     print("| knob | seconds | speed-up | SSIM against off |\n|---|---|---|---|")
     for row in rows:
         print(f"| {row['knob']} | {row['seconds']:.1f} | {row['speedup']:.2f}x | {row['ssim_vs_off']:.3f} |")

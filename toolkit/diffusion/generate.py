@@ -71,6 +71,10 @@ class GenerationSettings:
         guidance_stop: Fraction of the steps, in (0, 1], that use classifier-free guidance; the rest run
             the conditional pass alone (one UNet and ControlNet pass instead of two). Guidance matters most
             while the picture is laid out, in the first steps. Default 1 (every step).
+        cache_interval: Run the UNet's deep blocks (and the ControlNet) on every ``cache_interval``-th
+            step only, reusing their outputs in between (:mod:`~.deep_cache`). Default 1 (off).
+        control_once: Under guidance, run the ControlNet on the conditional half only and give both
+            halves its residuals (:mod:`~.control_once`). Default False.
     """
 
     steps: int = 20
@@ -80,6 +84,8 @@ class GenerationSettings:
     controlnet_scale: tuple[float, ...] = (1.0,)
     consistency: str = DEFAULT_CONSISTENCY
     guidance_stop: float = 1.0
+    cache_interval: int = 1
+    control_once: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "controlnet_scale", tuple(float(s) for s in self.controlnet_scale))
@@ -91,12 +97,13 @@ class GenerationSettings:
             "controlnet_scale": bool(self.controlnet_scale)
             and all(math.isfinite(s) and s >= 0 for s in self.controlnet_scale),
             "guidance_stop": 0 < self.guidance_stop <= 1,
+            "cache_interval": self.cache_interval >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(
-                f"invalid generation setting(s) {', '.join(bad)}: steps, batch >= 1; guidance, seed "
-                "and ControlNet scales finite and >= 0; guidance_stop in (0, 1]"
+                f"invalid generation setting(s) {', '.join(bad)}: steps, batch, cache_interval >= 1; "
+                "guidance, seed and ControlNet scales finite and >= 0; guidance_stop in (0, 1]"
             )
         consistency(self.consistency)  # raises for an unknown name, listing the known ones
 
@@ -292,7 +299,16 @@ def run_calls(
             "callback_on_step_end": stop_guidance_after(guided),
             "callback_on_step_end_tensor_inputs": TENSOR_INPUTS,
         }
-    with _shared_attention(pipe, call_size, mechanism.cross_frame, references, settings.seed):
+    if settings.cache_interval > 1 and references is not None:
+        raise ValueError("cache_interval above 1 does not combine with references yet")
+    from .control_once import control_once
+    from .deep_cache import deep_cache
+
+    with (
+        _shared_attention(pipe, call_size, mechanism.cross_frame, references, settings.seed),
+        control_once(pipe, settings.control_once),  # inside the cache's hook: see control_once
+        deep_cache(pipe, settings.cache_interval),
+    ):
         for call in calls:
             slots = list(call.slots)
             drawn = torch.from_numpy(skeletons.draw(slots))  # (N, H, W, 3) uint8

@@ -87,6 +87,9 @@ class GenerateRequest:
         steps: Denoising steps; default the sampler's.
         guidance: Guidance scale; default the sampler's.
         guidance_stop: Fraction of the steps that use guidance (see :mod:`~.guidance`). Default 1.
+        cache_interval: Run the deep UNet blocks every this many steps (see :mod:`~.deep_cache`).
+            Default 1 (off).
+        control_once: Run the ControlNet on the conditional half only (see :mod:`~.control_once`).
         seed, batch, controlnet_scale, consistency: As in :class:`~.generate.GenerationSettings`.
         speed: Device, dtype and speed knobs.
         overwrite: Replace frames of earlier runs instead of resuming.
@@ -120,6 +123,8 @@ class GenerateRequest:
     steps: int | None = None
     guidance: float | None = None
     guidance_stop: float = 1.0
+    cache_interval: int = 1
+    control_once: bool = False
     seed: int = 0
     batch: int = 4
     controlnet_scale: tuple[float, ...] = (1.0,)
@@ -280,6 +285,10 @@ class GenerationPlan:
             entries["init"] = self.init.fingerprint()
         if self.settings.guidance_stop < 1:
             entries["guidance_stop"] = self.settings.guidance_stop
+        if self.settings.cache_interval > 1:
+            entries["cache_interval"] = self.settings.cache_interval
+        if self.settings.control_once:
+            entries["control_once"] = True
         return entries
 
 
@@ -308,6 +317,8 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         steps=request.steps,
         guidance=request.guidance,
         guidance_stop=request.guidance_stop,
+        cache_interval=request.cache_interval,
+        control_once=request.control_once,
         seed=request.seed,
         batch=request.batch,
         controlnet_scale=request.controlnet_scale,

@@ -127,6 +127,8 @@ class PoseTransferPipeline:
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         guidance_stop: float = 1.0,
+        cache_interval: int = 1,
+        control_once: bool = False,
         size: tuple[int, int] | None = None,
         seed: int = 0,
         batch: int = 4,
@@ -147,6 +149,9 @@ class PoseTransferPipeline:
             template: Prompt template name (``prompts/<name>.toml``); default the subject's.
             num_inference_steps, guidance_scale: Default the sampler's.
             guidance_stop: Fraction of the steps that use guidance; the rest run one pass. Default 1.
+            cache_interval: Run the deep UNet blocks and the ControlNet every this many steps, reusing
+                their outputs in between (DeepCache). Default 1 (off).
+            control_once: Under guidance, the ControlNet on the conditional half only. Default False.
             size: Output ``(width, height)``, multiples of 8; default the base model's own.
             seed, batch, controlnet_scale, consistency: As for ``toolkit generate``.
             references: Photos (files or ``(H, W, 3)`` uint8 arrays) every frame attends to
@@ -167,6 +172,8 @@ class PoseTransferPipeline:
             steps=num_inference_steps,
             guidance=guidance_scale,
             guidance_stop=guidance_stop,
+            cache_interval=cache_interval,
+            control_once=control_once,
             seed=seed,
             batch=batch,
             controlnet_scale=(controlnet_scale,),
