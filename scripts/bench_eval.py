@@ -29,6 +29,7 @@ from skimage.metrics import structural_similarity
 from toolkit.data.mannequin import DEFAULT_BACKGROUND, MannequinSpec, render_sequence
 from toolkit.eval.benchmarks import EvalClip
 from toolkit.eval.harness import build_metrics
+from toolkit.eval.metrics.inception import FEATURE_CACHE_ENV
 from toolkit.eval.scoring import ClipOutput, score
 from toolkit.pose.motions import make_motion
 
@@ -43,8 +44,11 @@ def make_clip(frames: int, size: int) -> ClipOutput:
     generated = np.stack([frame.image for frame in render_sequence(other_spec, poses)])
     images = np.stack([frame.image for frame in truth])
     masks = np.stack([frame.mask for frame in truth])
+    materials = np.stack([frame.materials for frame in truth])
     backdrop = np.full((size, size, 3), DEFAULT_BACKGROUND, np.uint8)
-    clip = EvalClip("run", images[:1], poses[0], poses, images, masks, backdrop)
+    clip = EvalClip(
+        "run", images[:1], poses[0], poses, images, masks=masks, materials=materials, background=backdrop
+    )
     return ClipOutput("subject_000/run", "frames/subject_000/run", clip, generated, 0.0, False)
 
 
@@ -68,6 +72,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="square frame size in pixels (default 128)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args()
+    # Inception features are kept on disk per frame set; a second run would time the cache, not FID.
+    os.environ[FEATURE_CACHE_ENV] = ""
 
     clip = make_clip(args.frames, args.size)
     metrics = build_metrics(None)

