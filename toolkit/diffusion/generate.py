@@ -301,11 +301,13 @@ def run_calls(
         }
     if settings.cache_interval > 1 and references is not None:
         raise ValueError("cache_interval above 1 does not combine with references yet")
+    from .control_embedding import control_embedding_once
     from .control_once import control_once
     from .deep_cache import deep_cache
 
     with (
         _shared_attention(pipe, call_size, mechanism.cross_frame, references, settings.seed),
+        control_embedding_once(pipe),  # exact: the control image is the same at every step
         control_once(pipe, settings.control_once),  # inside the cache's hook: see control_once
         deep_cache(pipe, settings.cache_interval),
     ):
