@@ -148,6 +148,11 @@ def part_generation(ctx: Context, rows: list[dict[str, Any]]) -> None:
         ours(
             f"ours, batch 8, {mechanism}", GenerationSettings(steps=ctx.steps, batch=8, consistency=mechanism)
         )
+    for what, knob in (
+        ("--cache-interval 3", {"cache_interval": 3}),
+        ("--control-once", {"control_once": True}),
+    ):
+        ours(f"ours, batch 8, cross-frame, {what}", GenerationSettings(steps=ctx.steps, batch=8, **knob))
     try:
         apply_speed(pipe, SpeedOptions(device=ctx.device.type, attention="xformers"))
         ours("ours, batch 8, cross-frame, xformers", GenerationSettings(steps=ctx.steps, batch=8))
