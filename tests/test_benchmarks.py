@@ -52,7 +52,7 @@ def test_registry_lists_the_builtin_benchmarks_and_adapters():
     assert {"synthetic-small", "synthetic-fewshot", "synthetic-crowd", "patn-market", "video-folder"} <= set(
         BENCHMARKS
     )
-    with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'; known: synthetic-small"):
+    with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'; choose one of 'synthetic-small'"):
         get_benchmark("nope")
     with pytest.raises(BenchmarkError, match="--data-root"):
         load_benchmark("patn-market")

@@ -63,7 +63,7 @@ def carphone() -> list[np.ndarray]:
 def test_registry_names_the_back_ends_and_rejects_unknowns():
     assert list(DETECTORS) == ["mediapipe", "openpose"]
     assert DETECTORS["mediapipe"] is MediaPipeDetector and DETECTORS["openpose"] is OpenPoseDetector
-    with pytest.raises(DetectorError, match="unknown detector 'yolo'; choose from mediapipe, openpose"):
+    with pytest.raises(DetectorError, match="unknown detector 'yolo'; choose one of 'mediapipe', 'openpose'"):
         create_detector("yolo")
     with pytest.raises(DetectorError, match="mediapipe detector has no option 'weights'"):
         create_detector("mediapipe", weights="body_pose_model.pth")

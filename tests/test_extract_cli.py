@@ -111,7 +111,7 @@ BAD_INPUTS = {
         "no such OpenPose model file",
     ),
     "every 0": (["{clip}", "--every", "0"], "--every must be 1 or more"),
-    "unknown smoothing": (["{clip}", "--smooth", "kalman"], "choose from none, one-euro"),
+    "unknown smoothing": (["{clip}", "--smooth", "kalman"], "choose one of 'none', 'one-euro'"),
     "confidence out of range": (["{clip}", "--min-confidence", "2"], "min_confidence must be in [0, 1)"),
 }
 

@@ -94,7 +94,7 @@ def test_registry_and_shapes():
     assert position.values.shape == (8, 18, 2) and position.seen.shape == (8, 18)
     assert angle.values.shape == (8, 17, 2) and angle.seen.shape == (8, 17)
     assert position.values.dtype == angle.values.dtype == np.float32
-    with pytest.raises(ValueError, match="unknown pose feature 'speed'; choose one of: position, angle"):
+    with pytest.raises(ValueError, match="unknown pose feature 'speed'; choose one of 'position', 'angle'"):
         pose_features(walk, "speed")
 
 

@@ -96,7 +96,7 @@ def test_the_controlnet_shrinks_skeletons_onto_the_latent_grid() -> None:
 
 
 def test_config_errors_are_one_line() -> None:
-    with pytest.raises(MiniConfigError, match="unknown mini config 'huge'; choose from"):
+    with pytest.raises(MiniConfigError, match="unknown mini config 'huge'; choose one of"):
         get_config("huge")
     with pytest.raises(MiniConfigError, match="multiple of 8"):
         MiniConfig(resolution=60)

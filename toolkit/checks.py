@@ -26,9 +26,10 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
-def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
-    """``registry[name]``, or a ``ValueError`` naming ``what`` was unknown and the registered names."""
+def lookup(registry: Mapping[str, T], name: str, what: str, error: type[Exception] = ValueError) -> T:
+    """``registry[name]``, or ``error`` (default ``ValueError``) in one line: ``unknown WHAT 'name'; choose
+    one of 'a', 'b'``."""
     try:
         return registry[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None
+        raise error(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None

@@ -76,6 +76,7 @@ def add_extract_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_extract(args: argparse.Namespace) -> None:
     """Detect, smooth, write the pose file, print the summary; bad input raises a one-line error."""
+    from ..checks import lookup
     from ..data.frames import open_frames
     from ..errors import ToolkitError
     from ..pose.detect import detect_poses
@@ -84,8 +85,7 @@ def run_extract(args: argparse.Namespace) -> None:
     from ..pose.ops import SMOOTHERS
 
     # Check everything cheap before the long detection pass.
-    if args.smooth not in SMOOTHERS:
-        raise ToolkitError(f"unknown smoothing {args.smooth!r}; choose from {', '.join(SMOOTHERS)}")
+    lookup(SMOOTHERS, args.smooth, "smoothing", ToolkitError)
     if args.every < 1:
         raise ToolkitError(f"--every must be 1 or more (keep every N-th frame), got {args.every}")
     if args.fps is not None and not args.fps > 0:

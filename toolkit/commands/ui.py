@@ -38,7 +38,9 @@ def register(groups: argparse._SubParsersAction) -> None:
         "--port", type=positive_int, default=None, help="port (default: the first free one from 7860)"
     )
     parser.add_argument(
-        "--share", action="store_true", help="also make a public gradio.live link (default off; needs network)"
+        "--share",
+        action="store_true",
+        help="also make a public gradio.live link (default off; needs network)",
     )
     parser.set_defaults(run=_ui)
 

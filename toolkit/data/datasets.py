@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..checks import lookup
 from ..errors import DataError
 from ..pose.encode import gaussian_heatmaps, limb_maps, render_openpose
 from ..pose.io import load_poses
@@ -82,11 +83,7 @@ POSE_ENCODINGS: dict[str, PoseEncoding] = {
 
 def pose_encoding(name: str) -> PoseEncoding:
     """The encoder registered as ``name`` in ``POSE_ENCODINGS``."""
-    try:
-        return POSE_ENCODINGS[name]
-    except KeyError:
-        choices = ", ".join(map(repr, POSE_ENCODINGS))
-        raise ValueError(f"unknown pose encoding {name!r}; choose one of {choices}") from None
+    return lookup(POSE_ENCODINGS, name, "pose encoding")
 
 
 def encode_poses(poses: PoseSequence, encoding: str = "openpose") -> np.ndarray:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import lookup
+
 
 @dataclass(frozen=True)
 class Consistency:
@@ -61,7 +63,4 @@ DEFAULT_CONSISTENCY = "cross-frame"
 
 def consistency(name: str) -> Consistency:
     """The registry entry ``name``; raises ``ValueError`` listing the known names."""
-    try:
-        return CONSISTENCY[name]
-    except KeyError:
-        raise ValueError(f"unknown consistency {name!r}; choose one of {', '.join(CONSISTENCY)}") from None
+    return lookup(CONSISTENCY, name, "consistency")

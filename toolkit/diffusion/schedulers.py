@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..checks import lookup
+
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
     from diffusers.schedulers.scheduling_utils import SchedulerMixin
@@ -61,10 +63,7 @@ DEFAULT_SCHEDULER = "unipc"
 
 def scheduler_spec(name: str) -> SchedulerSpec:
     """The registry entry ``name``; raises ``ValueError`` listing the known names."""
-    try:
-        return SCHEDULERS[name]
-    except KeyError:
-        raise ValueError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}") from None
+    return lookup(SCHEDULERS, name, "scheduler")
 
 
 def set_scheduler(pipe: DiffusionPipeline, name: str) -> SchedulerMixin:

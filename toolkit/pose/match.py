@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import lookup
 from .proportions import BodyProportions
 from .sequence import PoseSequence
 from .skeleton import BODY_18
@@ -128,11 +129,7 @@ FEATURES: dict[str, Callable[[PoseSequence], PoseFeatures]] = {
 
 def pose_features(poses: PoseSequence, feature: str = "angle") -> PoseFeatures:
     """Features of ``poses`` (any layout convertible to BODY_18) by registry name; see ``FEATURES``."""
-    try:
-        compute = FEATURES[feature]
-    except KeyError:
-        raise ValueError(f"unknown pose feature {feature!r}; choose one of: {', '.join(FEATURES)}") from None
-    return compute(poses)
+    return lookup(FEATURES, feature, "pose feature")(poses)
 
 
 # --------------------------------------------------------------------------------------------------------

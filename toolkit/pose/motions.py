@@ -40,7 +40,7 @@ from functools import reduce
 
 import numpy as np
 
-from ..checks import check_count, check_number
+from ..checks import check_count, check_number, lookup
 from .proportions import BodyProportions
 from .sequence import PoseSequence
 from .skeleton import BODY_18
@@ -331,10 +331,7 @@ def list_motions() -> list[str]:
 
 
 def _lookup(name: str) -> Motion:
-    try:
-        return MOTIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown motion {name!r}; choose one of: {', '.join(MOTIONS)}") from None
+    return lookup(MOTIONS, name, "motion")
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ...checks import lookup
 from ...errors import ToolkitError
 from ..tiny import SD_SCHEDULE
 from ..tokenizer import clip_text_encoder, clip_tokenizer
@@ -147,12 +148,7 @@ MINI_CONFIGS: dict[str, MiniConfig] = {
 
 def get_config(name: str) -> MiniConfig:
     """The preset ``name`` of :data:`MINI_CONFIGS`; raises :class:`MiniConfigError` listing them."""
-    try:
-        return MINI_CONFIGS[name]
-    except KeyError:
-        raise MiniConfigError(
-            f"unknown mini config {name!r}; choose from {', '.join(MINI_CONFIGS)}"
-        ) from None
+    return lookup(MINI_CONFIGS, name, "mini config", MiniConfigError)
 
 
 def build_vae(config: MiniConfig) -> AutoencoderKL:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ...checks import lookup
 from ...data.subject import SubjectFrames
 from ...errors import ToolkitError
 from ...pose.sequence import PoseSequence
@@ -165,10 +166,7 @@ def register_benchmark(source: BenchmarkSource) -> BenchmarkSource:
 
 def get_benchmark(name: str) -> BenchmarkSource:
     """The registry entry ``name``; a one-line :class:`BenchmarkError` lists the known names."""
-    try:
-        return BENCHMARKS[name]
-    except KeyError:
-        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}") from None
+    return lookup(BENCHMARKS, name, "benchmark", BenchmarkError)
 
 
 def cache_root() -> Path:

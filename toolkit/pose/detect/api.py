@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ...checks import lookup
 from ..sequence import PoseSequence
 from .base import Detector, DetectorError
 from .mediapipe_pose import MediaPipeDetector
@@ -33,10 +34,7 @@ def create_detector(name: str, **options: Any) -> Detector:
     Raises:
         DetectorError: an unknown name or option, or a back-end that cannot start.
     """
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        raise DetectorError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}") from None
+    factory = lookup(DETECTORS, name, "detector", DetectorError)
     accepted = list(inspect.signature(factory).parameters)
     unknown = [key for key in options if key not in accepted]
     if unknown:

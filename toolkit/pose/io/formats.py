@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...checks import lookup
 from ...errors import MissingCanvasError, PoseFormatError
 from ..sequence import PoseSequence
 from .coco import read_coco_keypoints
@@ -204,10 +205,7 @@ def save_poses(path: str | Path, poses: PoseSequence, *, format: str | None = No
 
 
 def _by_name(name: str) -> PoseFormat:
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise ValueError(f"unknown pose format {name!r}; known: {', '.join(FORMATS)}") from None
+    return lookup(FORMATS, name, "pose format")
 
 
 def _by_suffix(path: Path) -> PoseFormat:
