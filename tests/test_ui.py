@@ -14,7 +14,7 @@ from toolkit.data.media import MediaError, read_image, write_image
 from toolkit.progress import Cancelled, Update, Watcher, progress_bar, watching
 from toolkit.ui import workspace as actions
 from toolkit.ui.jobs import Finished, JobRunner, last_result
-from toolkit.ui.uploads import UploadError, check_photos, check_pose_file, check_video
+from toolkit.ui.uploads import UploadError, check_media, check_photos, check_pose_file
 
 
 @pytest.fixture
@@ -181,8 +181,13 @@ def test_uploads_are_checked_with_one_line_that_names_the_problem(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(UploadError, match="empty.png: the file is empty"):
         check_photos([*good[:2], empty])
-    with pytest.raises(UploadError, match="upload one video"):
-        check_video(None)
+    with pytest.raises(UploadError, match="upload a video, or one or more photos"):
+        check_media(None)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not empty")
+    with pytest.raises(UploadError, match="clip.mp4: upload one video alone"):
+        check_media([clip, good[0]])
+    assert check_media(good) == good and check_media(clip) == [clip]
     with pytest.raises(UploadError, match="not a pose file"):
         check_pose_file(text)
 
@@ -195,6 +200,19 @@ def test_bad_names_fail_before_any_work(ws):
 
 
 # --- the workspace writes the command line's files --------------------------------------------------
+
+
+def test_poses_are_extracted_from_uploaded_photos(ws, tmp_path):
+    photos = mannequin_photos(tmp_path, 3)
+    path, report = actions.extract_poses(ws, photos, "photos")
+    from toolkit.pose.io import load_poses
+
+    assert len(load_poses(path)) == 3 and report.startswith("a person in 3 of 3 frames")
+    assert sorted(p.name for p in (ws.root / "uploads" / "photos").iterdir()) == [
+        "0000.png",
+        "0001.png",
+        "0002.png",
+    ]
 
 
 def test_pose_actions_write_pose_files_and_previews(ws):

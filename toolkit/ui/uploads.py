@@ -79,17 +79,25 @@ def save_photos(images: Sequence[np.ndarray], folder: Path) -> Path:
     return folder
 
 
-def check_video(file: str | Path | None) -> Path:
-    """One uploaded video (or image) to extract poses from; returns its path.
+def check_media(files: Sequence[str | Path] | str | Path | None) -> list[Path]:
+    """What to extract poses from: one video, or one or more photos (read in upload order); returns the
+    paths.
 
     Raises:
-        UploadError: nothing uploaded, or a file of another kind or over 500 MB.
+        UploadError: nothing uploaded, a video among several files, or a file of another kind or too large.
     """
-    paths = _paths(file)
-    if len(paths) != 1:
-        raise UploadError("upload one video (or one photo) to extract poses from")
-    _check_file(paths[0], VIDEO_SUFFIXES + IMAGE_SUFFIXES, MAX_VIDEO_BYTES, "a video or image")
-    return paths[0]
+    paths = _paths(files)
+    if not paths:
+        raise UploadError("upload a video, or one or more photos, to extract poses from")
+    videos = [p for p in paths if p.suffix.lower() in VIDEO_SUFFIXES]
+    if videos and len(paths) > 1:
+        raise UploadError(f"{videos[0].name}: upload one video alone, or photos only")
+    for path in paths:
+        if videos:
+            _check_file(path, VIDEO_SUFFIXES, MAX_VIDEO_BYTES, "a video")
+        else:
+            _check_file(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES, MAX_PHOTO_BYTES, "a video or image")
+    return paths
 
 
 def check_pose_file(file: str | Path | None) -> Path:

@@ -170,10 +170,13 @@ def import_subject(ws: Workspace, name: str, lora: str | Path, *, token: str, cl
 
 
 def extract_poses(
-    ws: Workspace, media: Path, name: str, *, detector: str = "mediapipe", smooth: str = "one-euro"
+    ws: Workspace, media: Sequence[Path], name: str, *, detector: str = "mediapipe", smooth: str = "one-euro"
 ) -> tuple[Path, str]:
-    """``toolkit poses extract MEDIA -o poses/NAME.json``: returns the file and the detection report (a
-    person in how many frames, each joint's rate)."""
+    """``toolkit poses extract MEDIA -o poses/NAME.json`` on one video or image, or on several photos
+    (copied, in order, to ``uploads/NAME/`` and read as a folder); returns the file and the detection
+    report (a person in how many frames, each joint's rate)."""
+    import shutil
+
     from ..checks import lookup
     from ..data.frames import open_frames
     from ..pose.detect import detect_poses
@@ -183,9 +186,16 @@ def extract_poses(
 
     path = ws.pose_path(name)
     smoother = lookup(SMOOTHERS, smooth, "smoothing")
-    source = open_frames(media, None)
+    source = media[0]
+    if len(media) > 1:
+        source = ws.root / "uploads" / name
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir(parents=True)
+        for i, photo in enumerate(media):
+            shutil.copyfile(photo, source / f"{i:04d}{photo.suffix.lower()}")
+    frames = open_frames(source, None)
     poses = detect_poses(
-        source.frames, detector, fps=source.fps, video=source.consecutive, total=source.total, progress=False
+        frames.frames, detector, fps=frames.fps, video=frames.consecutive, total=frames.total, progress=False
     )
     save_poses(path, smoother(poses))
     return path, detection_summary(poses)

@@ -13,7 +13,7 @@ from ...progress import Update
 from .. import workspace as actions
 from ..common import guarded, progress_text
 from ..jobs import Finished
-from ..uploads import check_pose_file, check_video
+from ..uploads import check_media, check_pose_file
 from . import Refresh, Shared
 
 
@@ -44,8 +44,10 @@ def build(shared: Shared) -> Refresh:
                     )
                     fps = gr.Number(label="fps", value=24, minimum=1)
                 make = gr.Button("Make poses", variant="primary", elem_id="poses-make")
-            with gr.Tab("From a video or photo"):
-                media = gr.File(label="Video or photo", file_types=["video", "image"])
+            with gr.Tab("From a video or photos"):
+                media = gr.File(
+                    label="A video, or photos", file_count="multiple", file_types=["video", "image"]
+                )
                 extract = gr.Button("Extract poses", variant="primary")
                 cancel = gr.Button("Cancel")
             with gr.Tab("From a pose file"):
@@ -103,8 +105,8 @@ def build(shared: Shared) -> Refresh:
         return made(actions.make_poses(ws, motion_name, pose_name, frames=int(count), fps=float(rate)))
 
     @guarded(status)
-    def extract_poses(file: str | None, pose_name: str) -> Any:
-        source = check_video(file)
+    def extract_poses(files: list[str] | None, pose_name: str) -> Any:
+        source = check_media(files)
         ws.pose_path(pose_name)  # a bad name fails before the detector runs
         for event in jobs.run(lambda: actions.extract_poses(ws, source, pose_name)):
             if isinstance(event, Update):
