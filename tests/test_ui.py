@@ -236,3 +236,6 @@ def test_the_generate_command_line_names_the_same_folder_and_settings(ws):
     assert line[line.index("-o") + 1] == str(ws.root / "generate" / "alice_walk")
     assert line[line.index("--size") + 1] == "64x64" and line[line.index("--steps") + 1] == "8"
     assert line[line.index("--subject") + 1] == "alice" and line[-2:] == ["--seed", "3"]
+    assert "--overwrite" not in line
+    again = actions.generate_request(ws, None, "walk", overwrite=True)
+    assert again.overwrite and again.base == "tiny" and "--overwrite" in actions.command_line(again)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ToolkitError, describe_os_error
-from ..progress import Update
+from ..progress import Cancelled, Update
 
 # What a handler reports as a message instead of a traceback: the errors the CLI prints in one line.
 USER_ERRORS = (ToolkitError, ValueError, OSError)
@@ -22,7 +22,9 @@ def one_line(err: BaseException) -> str:
 
 
 def error_text(err: BaseException) -> str:
-    """Markdown for a status box: the error, in one line."""
+    """Markdown for a status box: the error, in one line (a cancelled job is not an error)."""
+    if isinstance(err, Cancelled):
+        return f"**{one_line(err)}**"
     return f"**error:** {one_line(err)}"
 
 

@@ -300,10 +300,14 @@ def generate_request(
 
 
 def generate(ws: Workspace, subject: str | None, poses: str, **settings: Any) -> Any:
-    """Run :func:`generate_request`; returns the ``GenerateResult``."""
+    """:func:`generate_request` run by :func:`run_request`; returns the ``GenerateResult``."""
+    return run_request(generate_request(ws, subject, poses, **settings))
+
+
+def run_request(request: Any) -> Any:
+    """``toolkit generate`` for ``request``, its command line in the manifest; returns the result."""
     from ..diffusion.job import run_generate
 
-    request = generate_request(ws, subject, poses, **settings)
     return run_generate(request, command=command_line(request))
 
 

@@ -4,6 +4,7 @@ they finish, then the video, the GIF and the contact sheet. A rerun with the sam
 from __future__ import annotations
 
 import shlex
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -83,12 +84,14 @@ def build(shared: Shared) -> Refresh:
             "guidance": float(scale),
         }
         who = None if who == BASE_ONLY else who
-        request = actions.generate_request(ws, who, pose_name, references=refs, **settings)
+        request = actions.generate_request(
+            ws, who, pose_name, references=refs, overwrite=bool(start_over), **settings
+        )
         if start_over:  # once: a later rerun of the same settings resumes again
             yield {overwrite: False}
         folder = request.out / FRAMES_DIR
         yield {status: "loading the models ...", command: shlex.join(actions.command_line(request))}
-        for event in jobs.run(lambda: actions.generate(ws, who, pose_name, references=refs, **settings)):
+        for event in jobs.run(partial(actions.run_request, request)):
             if isinstance(event, Update):
                 done = sorted(str(p) for p in folder.glob("[0-9]*.png"))
                 yield {status: progress_text(event), frames: done}

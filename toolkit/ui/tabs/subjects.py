@@ -3,6 +3,7 @@ and remove subjects, import a LoRA file."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -69,9 +70,9 @@ def build(shared: Shared) -> Refresh:
     @guarded(status)
     def run_training(files: list[str] | None, subject: str, noun: str, count: float) -> Any:
         images = check_photos(files)
-        yield {status: f"training {subject!r} on {len(images)} photos with {ws.base} ..."}
         folder = ws.registry.folder(subject)  # checks the name
-        job = lambda: actions.train_subject(ws, subject, images, steps=int(count), class_noun=noun)  # noqa: E731
+        yield {status: f"training {subject!r} on {len(images)} photos with {ws.base} ..."}
+        job = partial(actions.train_subject, ws, subject, images, steps=int(count), class_noun=noun)
         for event in jobs.run(job):
             if isinstance(event, Update):
                 latest = actions.latest_grid(folder)
