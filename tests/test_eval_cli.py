@@ -66,7 +66,7 @@ def test_unknown_method_lists_known_ones(capsys, tmp_path):
 
 def test_unknown_benchmark_lists_known_ones(capsys, tmp_path):
     assert main(["eval", "--method", "copy-source", "--benchmark", "nope", "-o", str(tmp_path)]) == 2
-    assert "unknown benchmark 'nope'; known: synthetic-small" in _error(capsys)
+    assert "unknown benchmark 'nope'; choose one of 'synthetic-small'" in _error(capsys)
 
 
 def test_missing_checkpoint_and_missing_arguments_fail_in_one_line(capsys, tmp_path):
