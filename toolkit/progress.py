@@ -14,7 +14,7 @@ everything it finished and a rerun resumes from there.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -111,8 +111,8 @@ class ProgressBar:
     ) -> None:
         from tqdm import tqdm
 
-        if total is None and iterable is not None and hasattr(iterable, "__len__"):
-            total = len(iterable)  # type: ignore[arg-type]
+        if total is None and isinstance(iterable, Sized):
+            total = len(iterable)
         self._iterable = iterable
         self._bar = tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=leave, disable=disable)
         self._watcher = _WATCHER.get()
