@@ -239,3 +239,17 @@ def test_the_generate_command_line_names_the_same_folder_and_settings(ws):
     assert "--overwrite" not in line
     again = actions.generate_request(ws, None, "walk", overwrite=True)
     assert again.overwrite and again.base == "tiny" and "--overwrite" in actions.command_line(again)
+
+
+def test_toolkit_ui_without_gradio_says_how_to_install_it(monkeypatch, capsys):
+    import importlib.util
+
+    from toolkit.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a)
+    )
+    assert main(["ui", "--base", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e '.[ui]'" in err
