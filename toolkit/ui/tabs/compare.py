@@ -72,4 +72,4 @@ def build(shared: Shared) -> Refresh:
         concurrency_limit=1,
     )
     cancel.click(lambda: {status: shared.cancel()}, None, [status], concurrency_limit=None)
-    return Refresh(dict, [])
+    return Refresh(lambda: {}, [])  # nothing to list: its choices are the registries
