@@ -12,8 +12,32 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = {"toolkit", "errors", "atomic", "paths", "checks", "weights", "locks", "manifest", "argtypes", "progress"}
-ORDER = ["base", "pose", "data", "nn", "diffusion", "methods", "baselines", "eval", "demo", "ui", "commands", "cli"]
+BASE = {
+    "toolkit",
+    "errors",
+    "atomic",
+    "paths",
+    "checks",
+    "weights",
+    "locks",
+    "manifest",
+    "argtypes",
+    "progress",
+}
+ORDER = [
+    "base",
+    "pose",
+    "data",
+    "nn",
+    "diffusion",
+    "methods",
+    "baselines",
+    "eval",
+    "demo",
+    "ui",
+    "commands",
+    "cli",
+]
 
 
 def layer(module: str) -> str:
