@@ -83,12 +83,6 @@ def cancel_requested() -> bool:
     return watcher is not None and watcher.cancelled
 
 
-def check_cancelled() -> None:
-    """Raise :class:`Cancelled` if the current context's watcher has been asked to stop."""
-    if cancel_requested():
-        raise Cancelled()
-
-
 class ProgressBar:
     """A tqdm bar (hidden when ``disable``) whose updates also reach the context's watcher.
 
@@ -119,13 +113,14 @@ class ProgressBar:
         self.desc, self.total, self.done = desc, total, initial
         self.info: dict[str, str] = {}
 
-    def update(self, n: int = 1) -> None:
-        """Count ``n`` more units done; raises :class:`Cancelled` once the watcher asked to stop."""
+    def update(self, n: int = 1, *, stoppable: bool = True) -> None:
+        """Count ``n`` more units done; raises :class:`Cancelled` once the watcher asked to stop, unless
+        not ``stoppable`` (for a caller that decided when to stop itself, see ``train.loop``)."""
         self._bar.update(n)
         self.done += n
         if self._watcher is not None:
             self._watcher.on_update(Update(self.desc, self.done, self.total, dict(self.info)))
-            if self._watcher.cancelled:
+            if stoppable and self._watcher.cancelled:
                 raise Cancelled()
 
     def add_total(self, n: int) -> None:

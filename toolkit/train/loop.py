@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from ..errors import ToolkitError
-from ..progress import cancel_requested, progress_bar
+from ..progress import Cancelled, cancel_requested, progress_bar
 from .checkpoint import every_rank, rng_state
 
 # step (counted from 1) -> this process's losses of that step
@@ -113,10 +113,12 @@ def run_steps(
                     f"the loss is {losses['loss']} at step {step}; lower the learning rate or train in fp32"
                 )
             bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items() if k != "lr"})
+            bar.update(1, stoppable=False)  # the watcher hears of the step; the loop decides the stop
             last = step == settings.steps
             if log is not None and (step % settings.log_every == 0 or last):
                 log.write(step, result.seconds, losses)
-            # A run asked to stop saves this step first, so that resuming loses nothing.
+            # Read once, so that the checkpoint and the stop agree: a run asked to stop saves this step
+            # first, and resuming loses nothing.
             stopping = cancel_requested()
             if save is not None and (step % settings.checkpoint_every == 0 or last or stopping):
                 rng = every_rank(rng_state(), accelerator)  # every process takes part
@@ -124,5 +126,6 @@ def run_steps(
                     save(step, rng)
             if after_step is not None and main:
                 after_step(step, losses)
-            bar.update(1)  # raises Cancelled when asked to stop
+            if stopping:
+                raise Cancelled()
     return result
