@@ -142,3 +142,17 @@ def test_real_openpose_output_goes_through_info_convert_and_generate_with_a_canv
     argv = ["generate", "--base", "tiny", "--poses", str(BIKES), "--canvas", "640x272", "--size", "64"]
     assert main([*argv, "--steps", "1", "--batch", "8", "--no-progress", "-o", str(out)]) == 0
     assert len(list((out / "frames").glob("*.png"))) == 48
+
+
+def test_canvas_text_parses_the_same_for_every_front_end():
+    from toolkit.pose.canvas import parse_canvas, parse_size
+
+    assert parse_size("512") == (512, 512) and parse_size(" 640 x 480 ") == (640, 480)
+    assert parse_canvas("Market") == (64, 128)
+    for text, message in (
+        ("wide", "expected a size like 512"),
+        ("0x10", "must be positive"),
+        ("99999", "at most"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_canvas(text)

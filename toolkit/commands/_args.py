@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..argtypes import comma_list, positive_float, positive_int
-from ..pose.sequence import MAX_CANVAS
+from ..pose.canvas import CANVAS_PRESETS, parse_canvas, parse_size
 
 __all__ = [
     "CANVAS_PRESETS",
@@ -22,29 +21,19 @@ __all__ = [
 
 
 def canvas_size(text: str) -> tuple[int, int]:
-    """Parse ``"512"`` (square) or ``"WxH"`` such as ``"512x768"`` into ``(width, height)``."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
-    if not match:
-        raise argparse.ArgumentTypeError(
-            f"expected a size like 512 or 512x768 (width x height), got {text!r}"
-        )
-    width = int(match.group(1))
-    height = int(match.group(2) or width)
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
-    if max(width, height) > MAX_CANVAS:
-        raise argparse.ArgumentTypeError(f"sizes are at most {MAX_CANVAS} pixels on a side, got {text!r}")
-    return width, height
-
-
-# Named canvases of datasets whose pose files state none.
-CANVAS_PRESETS = {"deepfashion": (176, 256), "market": (64, 128)}
+    """``--size``: ``"512"`` (square) or ``"WxH"`` (:func:`~toolkit.pose.canvas.parse_size`)."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def canvas_spec(text: str) -> tuple[int, int]:
-    """A :func:`canvas_size`, or a preset name of ``CANVAS_PRESETS`` (PATN's DeepFashion and Market)."""
-    preset = CANVAS_PRESETS.get(text.strip().lower())
-    return preset if preset is not None else canvas_size(text)
+    """``--canvas``: a :func:`canvas_size` or a preset name (:func:`~toolkit.pose.canvas.parse_canvas`)."""
+    try:
+        return parse_canvas(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_canvas_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

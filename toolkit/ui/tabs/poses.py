@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...pose.canvas import parse_canvas
 from ...pose.motions import list_motions
 from ...pose.ops import SMOOTHERS
 from ...progress import Update
@@ -18,14 +19,8 @@ from . import Refresh, Shared
 
 
 def _canvas(text: str) -> tuple[int, int] | None:
-    """``"640x480"`` -> ``(640, 480)``; blank -> None."""
-    if not text.strip():
-        return None
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"canvas {text!r}: write it as WIDTHxHEIGHT, e.g. 640x480") from None
-    return width, height
+    """The canvas field: blank -> None, else what ``--canvas`` takes (``640x480``, ``512``, ``market``)."""
+    return parse_canvas(text) if text.strip() else None
 
 
 def build(shared: Shared) -> Refresh:
@@ -54,7 +49,9 @@ def build(shared: Shared) -> Refresh:
                 pose_file = gr.File(
                     label="Pose file (toolkit, OpenPose, COCO or PATN)", file_types=[".json", ".csv"]
                 )
-                canvas = gr.Textbox(label="Canvas WxH (only for raw OpenPose, which states none)", value="")
+                canvas = gr.Textbox(
+                    label="Canvas WxH or market / deepfashion (only for files that state none)", value=""
+                )
                 load = gr.Button("Load poses", variant="primary")
             status = gr.Markdown(elem_id="poses-status")
             report = gr.Code(label="Detection report", language=None, interactive=False)
