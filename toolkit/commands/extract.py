@@ -76,16 +76,12 @@ def add_extract_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_extract(args: argparse.Namespace) -> None:
     """Detect, smooth, write the pose file, print the summary; bad input raises a one-line error."""
-    from ..checks import lookup
-    from ..data.frames import open_frames
+    from ..data.frames import extract_poses, open_frames
     from ..errors import ToolkitError
-    from ..pose.detect import detect_poses
     from ..pose.detect.summary import detection_summary
     from ..pose.io import FORMATS, save_poses
-    from ..pose.ops import SMOOTHERS
 
     # Check everything cheap before the long detection pass.
-    lookup(SMOOTHERS, args.smooth, "smoothing", ToolkitError)
     if args.every < 1:
         raise ToolkitError(f"--every must be 1 or more (keep every N-th frame), got {args.every}")
     if args.fps is not None and not args.fps > 0:
@@ -100,17 +96,10 @@ def run_extract(args: argparse.Namespace) -> None:
 
     source = open_frames(args.input, args.fps)
     start = time.perf_counter()
-    poses = detect_poses(
-        source.frames,
-        args.detector,
-        fps=source.fps,
-        every=args.every,
-        video=source.consecutive and not args.static,
-        total=source.total,
-        **options,
+    poses = extract_poses(
+        source, args.detector, every=args.every, static=args.static, smooth=args.smooth, **options
     )
     seconds = time.perf_counter() - start
-    poses = SMOOTHERS[args.smooth](poses)
     save_poses(args.out, poses)
     print(
         f"wrote {args.out}: {len(poses)} frames at {poses.fps:g} fps on {poses.width}x{poses.height}, "

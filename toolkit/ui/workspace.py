@@ -177,15 +177,12 @@ def extract_poses(
     report (a person in how many frames, each joint's rate)."""
     import shutil
 
-    from ..checks import lookup
+    from ..data.frames import extract_poses as detect
     from ..data.frames import open_frames
-    from ..pose.detect import detect_poses
     from ..pose.detect.summary import detection_summary
     from ..pose.io import save_poses
-    from ..pose.ops import SMOOTHERS
 
     path = ws.pose_path(name)
-    smoother = lookup(SMOOTHERS, smooth, "smoothing")
     source = media[0]
     if len(media) > 1:
         source = ws.root / "uploads" / name
@@ -193,11 +190,8 @@ def extract_poses(
         source.mkdir(parents=True)
         for i, photo in enumerate(media):
             shutil.copyfile(photo, source / f"{i:04d}{photo.suffix.lower()}")
-    frames = open_frames(source, None)
-    poses = detect_poses(
-        frames.frames, detector, fps=frames.fps, video=frames.consecutive, total=frames.total, progress=False
-    )
-    save_poses(path, smoother(poses))
+    poses = detect(open_frames(source, None), detector, smooth=smooth, progress=False)
+    save_poses(path, poses)
     return path, detection_summary(poses)
 
 
