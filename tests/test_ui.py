@@ -222,7 +222,12 @@ def test_pose_actions_write_pose_files_and_previews(ws):
     from toolkit.pose.io import load_poses
 
     assert len(load_poses(edited)) == 6
-    assert actions.preview_poses(ws, "short").stat().st_size > 0
+    preview = actions.preview_poses(ws, "short")
+    assert preview.stat().st_size > 0
+    drawn = preview.stat().st_mtime_ns
+    assert actions.preview_poses(ws, "short").stat().st_mtime_ns == drawn  # not drawn again
+    actions.edit_poses(ws, "walk", "short", start=2, stop=8, smooth="one-euro")  # newer: drawn again
+    assert actions.preview_poses(ws, "short").stat().st_mtime_ns > drawn
     with pytest.raises(Exception, match="frames 0 to 12"):
         actions.edit_poses(ws, "walk", "bad", start=10, stop=20)
     copied = actions.import_poses(ws, edited, "again")

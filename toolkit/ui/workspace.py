@@ -248,13 +248,17 @@ def edit_poses(
 
 
 def preview_poses(ws: Workspace, name: str) -> Path:
-    """``toolkit poses render poses/NAME.json -o poses/NAME.mp4``: the skeleton video."""
+    """``toolkit poses render poses/NAME.json -o poses/NAME.mp4``: the skeleton video, drawn again only
+    when the pose file is newer than it (the page shows it each time the file is picked)."""
     from ..data.media import write_video
     from ..pose.io import load_poses
     from ..pose.skeleton_images import SkeletonImages
 
-    poses = load_poses(ws.pose_path(name))
-    return write_video(ws.poses_dir / f"{name}.mp4", SkeletonImages(poses), poses.fps)
+    source, video = ws.pose_path(name), ws.poses_dir / f"{name}.mp4"
+    if video.is_file() and video.stat().st_mtime_ns > source.stat().st_mtime_ns:
+        return video
+    poses = load_poses(source)
+    return write_video(video, SkeletonImages(poses), poses.fps)
 
 
 # --- generate -------------------------------------------------------------------------------------
