@@ -176,6 +176,23 @@ def test_fit_without_an_output_folder_writes_nothing(
     assert method.generator is not None
 
 
+def test_float64_training_checkpoints_doubles_and_hands_back_a_float32_model(
+    subject: SubjectFrames, tmp_path: Path
+) -> None:
+    method = Pix2PixPose2Pics(TINY)
+    train(method, subject, _options(tmp_path, steps=2, dtype="float64"))
+    saved = load_file(latest_checkpoint(tmp_path) / "tensors.safetensors")
+    assert {v.dtype for k, v in saved.items() if k.endswith(".weight")} == {torch.float64}
+    assert torch.get_default_dtype() == torch.float32
+    assert {p.dtype for p in method.generator.parameters()} == {torch.float32}
+    frames = method.transfer(subject.images[:1], subject.poses[:1], subject.poses[:2])
+    assert frames.shape == (2, 64, 64, 3) and frames.dtype == np.uint8
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'float16'"):
+        TrainOptions(dtype="float16")
+    with pytest.raises(ValueError, match="mixed_precision needs dtype float32"):
+        TrainOptions(dtype="float64", mixed_precision="bf16")
+
+
 # ---- the script ---------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@ A method is :class:`Trainable`: it builds its networks, optimizers and dataset i
 :func:`train` drives it:
 
 1. Seed Python, NumPy and torch, then let the method build its models (so the init is seeded too).
+   With several processes, every rank but the first then reseeds them from ``(seed, rank)``, so that
+   each draws its own network noise.
 2. With ``resume``, restore models, optimizers, RNG states and the step from a checkpoint.
 3. Draw batches with :class:`~toolkit.train.sampling.EpochBatches`: the samples and augmentations of
    step s depend only on (seed, s), so a resumed run sees exactly the batches the uninterrupted run
@@ -23,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -46,7 +48,7 @@ from ..train.checkpoint import (
     sweep_checkpoint_temporaries,
 )
 from ..train.loop import LoopSettings, run_steps
-from ..train.sampling import EpochBatches
+from ..train.sampling import EpochBatches, seeded
 from .io import config_from_dict
 from .train_log import LOGGERS, open_logger
 
@@ -55,6 +57,9 @@ if TYPE_CHECKING:
 
 SAMPLES_DIR = "samples"
 LOGS_DIR = "logs"
+
+
+TRAIN_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,10 @@ class TrainOptions:
         mixed_precision: ``"no"`` (default) or ``"bf16"``: autocast when :func:`train` is given no
             accelerator (``accelerate launch --mixed_precision`` sets a given one's). bf16 makes training
             about 1.4x faster on CPUs with AVX-512 BF16.
+        dtype: ``"float32"`` (default) or ``"float64"``: the dtype models are built in and batches cast to.
+            float64 is for checking exactness: rounding differences (a batch split over ranks is summed in
+            another order) then stay near 1e-16, where float32's can flip the sign of a near-zero gradient
+            entry, which Adam's first steps turn into a full +-lr step. About 2x slower.
         progress: Show a progress bar. Default True.
     """
 
@@ -92,6 +101,7 @@ class TrainOptions:
     resume: str | None = None
     logger: str = "auto"
     mixed_precision: str = "no"
+    dtype: str = "float32"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -113,6 +123,15 @@ class TrainOptions:
             raise ValueError(f"unknown logger {self.logger!r}; choose auto, {', '.join(LOGGERS)}")
         if self.mixed_precision not in ("no", "bf16"):
             raise ValueError(f"mixed_precision must be no or bf16, got {self.mixed_precision!r}")
+        if self.dtype not in TRAIN_DTYPES:
+            raise ValueError(f"dtype must be {' or '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
+        if self.dtype != "float32" and self.mixed_precision != "no":
+            raise ValueError("mixed_precision needs dtype float32")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """``dtype`` as a ``torch.dtype``."""
+        return TRAIN_DTYPES[self.dtype]
 
 
 TRAIN_OPTION_NAMES: frozenset[str] = frozenset(f.name for f in dataclasses.fields(TrainOptions))
@@ -292,7 +311,32 @@ def train(
     with ExitStack() as stack:
         if output is not None and accelerator.is_main_process:  # the one process that writes
             stack.enter_context(exclusive_folder(output, "run folder"))
+        stack.enter_context(default_dtype(options.torch_dtype))
         return _train(method, train_data, options, accelerator, output)
+
+
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Make ``dtype`` torch's default floating dtype (what new models and tensors get) inside the block."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """``batch``'s tensors on ``device``, floating ones in the default dtype (a dataset's float32 arrays
+    follow ``TrainOptions.dtype``); other values as they are."""
+    dtype = torch.get_default_dtype()
+
+    def move(value: Any) -> Any:
+        if not torch.is_tensor(value):
+            return value
+        return value.to(device, dtype=dtype) if value.is_floating_point() else value.to(device)
+
+    return {key: move(value) for key, value in batch.items()}
 
 
 def _train(
@@ -301,6 +345,11 @@ def _train(
     """:func:`train` once the output folder is this run's."""
     seed_everything(options.seed)
     setup = method.training_setup(train_data, accelerator.device)
+    if accelerator.process_index > 0:
+        # Every rank built the same models from the same seed; from here on each draws its own network
+        # noise (dropout, posewarp's hole noise), or all ranks would drop the same units of their slices.
+        # Rank 0 goes on as one process would, so a one-process run is unchanged.
+        seed_everything(int(seeded(options.seed, accelerator.process_index).integers(2**31)))
 
     root = (output or Path.cwd()) / CHECKPOINTS_DIR
     if output is not None and accelerator.is_main_process:
@@ -317,6 +366,7 @@ def _train(
         start = checkpoint.step
     saved = None if checkpoint is None else checkpoint.path
     if start >= options.steps:
+        _inference_dtype(setup.models)
         return TrainResult(start, start, 0.0, {}, saved)
 
     names, optimizer_names = list(setup.models), list(setup.optimizers)
@@ -345,7 +395,7 @@ def _train(
     log = open_logger(output / LOGS_DIR, options.logger, start) if output is not None and main else None
 
     def step_fn(step: int) -> dict[str, float]:
-        batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in next(batches).items()}
+        batch = to_device(next(batches), accelerator.device)
         context = StepContext(step, options.steps, models, optimizers, accelerator.backward)
         with accelerator.autocast():
             return method.training_step(batch, context)
@@ -380,7 +430,15 @@ def _train(
         if log is not None:
             log.close()
     accelerator.wait_for_everyone()
+    _inference_dtype(setup.models)
     return TrainResult(options.steps, start, done.seconds, done.losses, saved)
+
+
+def _inference_dtype(models: Mapping[str, nn.Module]) -> None:
+    """Hand models trained in another ``TrainOptions.dtype`` back in float32, the dtype inference runs in."""
+    for model in models.values():
+        if any(p.dtype != torch.float32 for p in model.parameters() if p.is_floating_point()):
+            model.float()
 
 
 def _check_same_method(checkpoint: Checkpoint, method: Trainable) -> None:
@@ -410,7 +468,7 @@ def _preview_batch(dataset: Dataset, count: int = 4) -> dict[str, Any]:
 
 
 def _sample(method: Trainable, batch: dict[str, Any], device: torch.device) -> np.ndarray:
-    moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    moved = to_device(batch, device)
     # Sampling must not move the training RNG streams, or a resumed run would diverge from an
     # uninterrupted one.
     with torch.random.fork_rng(devices=[]), torch.no_grad():
