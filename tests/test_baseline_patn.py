@@ -52,7 +52,8 @@ def patn(subject: SubjectFrames) -> Patn:
 
 def test_registered_with_the_originals_per_dataset_settings() -> None:
     assert get_method("patn") is Patn and isinstance(Patn(), Baseline)
-    market, fashion = PatnConfig(), PatnConfig(dataset="deepfashion")
+    market, fashion = PatnConfig(), PatnConfig.preset("deepfashion")
+    assert PatnConfig.preset("market") == market
     assert (market.height, market.width, market.norm, market.gan_loss) == (128, 64, "batch", "vanilla")
     assert (market.l1_weight, market.perceptual_weight, market.gan_weight) == (10.0, 10.0, 5.0)
     assert (fashion.height, fashion.width, fashion.norm, fashion.gan_loss) == (256, 176, "instance", "lsgan")
@@ -64,8 +65,9 @@ def test_registered_with_the_originals_per_dataset_settings() -> None:
         3,
         0.5,
     )
-    # An explicit value beats the preset, and the resolved config round-trips.
-    assert PatnConfig(dataset="deepfashion", gan_loss="vanilla").gan_loss == "vanilla"
+    # An explicit value beats the preset, in a mapping as in preset(); the config round-trips.
+    assert PatnConfig.preset("deepfashion", gan_loss="vanilla").gan_loss == "vanilla"
+    assert Patn({"dataset": "deepfashion", "gan_loss": "vanilla"}).config.gan_loss == "vanilla"
     assert Patn(Patn({"dataset": "deepfashion"}).config).config == fashion
 
 
@@ -83,7 +85,7 @@ def test_paper_size_networks_match_the_originals_parameter_counts() -> None:
 
 @pytest.mark.parametrize("dataset", ["market", "deepfashion"])
 def test_shapes_and_attention_at_each_datasets_canvas(dataset: str) -> None:
-    config = PatnConfig(dataset=dataset, **TINY)
+    config = PatnConfig.preset(dataset, **TINY)
     h, w = config.height, config.width
     generator = build_generator(config)
     torch.manual_seed(0)
@@ -197,7 +199,9 @@ def test_perceptual_term_needs_weights_and_uses_relu1_2(subject: SubjectFrames, 
 
 def test_config_errors(subject: SubjectFrames) -> None:
     with pytest.raises(ValueError, match="unknown dataset 'lsp'"):
-        PatnConfig(dataset="lsp")
+        PatnConfig.preset("lsp")
+    with pytest.raises(ValueError, match="unknown dataset 'lsp'; choose one of 'market', 'deepfashion'"):
+        Patn({"dataset": "lsp"})
     with pytest.raises(ValueError, match="multiples of 4"):
         PatnConfig(height=130)
     with pytest.raises(ValueError, match="unknown gan_loss 'wgan'"):

@@ -20,8 +20,9 @@ The losses are the original's: ``l1_weight`` x L1, ``perceptual_weight`` x L1 be
 features, and ``gan_weight`` (5) x the mean of the two generator GAN losses; each discriminator's loss is
 ``gan_weight`` x half the sum of its real and fake terms. The generator is updated first, then D_PP, then
 D_PB, each with Adam (2e-4, beta1 0.5); the learning rate is held for 500 of the original's 700 epochs,
-then decays linearly (``decay_from`` = 5/7). ``dataset`` picks the original's per-dataset settings
-(:data:`DATASET_PRESETS`): Market-1501 at 128x64 with batch norm, vanilla GAN and weights 10/10;
+then decays linearly (``decay_from`` = 5/7). ``PatnConfig.preset(dataset)`` (or ``dataset`` in a settings
+mapping, ``--set dataset=deepfashion``) picks the original's per-dataset settings (:data:`DATASET_PRESETS`);
+the defaults are Market-1501's at 128x64 with batch norm, vanilla GAN and weights 10/10;
 DeepFashion at 256x176 with instance norm, LSGAN and weights 1/1. The VGG19 term needs ImageNet weights
 from a file; without them set ``perceptual_weight=0``, which the saved config records.
 

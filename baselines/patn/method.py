@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.checks import lookup
 from toolkit.data.datasets import Letterbox, image_to_tensor, tensor_to_images
 from toolkit.data.media import grid
 from toolkit.data.subject import SubjectFrames
@@ -22,7 +23,14 @@ from toolkit.train.schedules import hold_then_linear_decay
 
 from .._generator import OneGenerator
 from .data import SourceTargetPairs, pose_heatmaps
-from .model import PERCEPTUAL_LAYERS, PatnConfig, PatnGenerator, build_discriminators, build_generator
+from .model import (
+    DATASET_PRESETS,
+    PERCEPTUAL_LAYERS,
+    PatnConfig,
+    PatnGenerator,
+    build_discriminators,
+    build_generator,
+)
 
 
 @register_method("patn")
@@ -30,8 +38,9 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
     """PATN: renders the person of a source image in target poses.
 
     Args:
-        config: A :class:`PatnConfig` or a mapping of its fields (training options are ignored here and
-            used by ``fit``). Default ``PatnConfig()`` (Market-1501's settings).
+        config: A :class:`PatnConfig` or a mapping of its fields, which may name a ``dataset`` preset
+            (training options are ignored here and used by ``fit``). Default ``PatnConfig()``
+            (Market-1501's settings).
     """
 
     name: ClassVar[str]
@@ -39,6 +48,21 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
     uses_source: ClassVar[bool] = True
     # In eval mode a frame depends only on the source and its own target pose.
     frame_independent: ClassVar[bool] = True
+
+    @classmethod
+    def setting_names(cls) -> frozenset[str]:
+        """The config's fields, and ``dataset``: a mapping may name the preset it starts from."""
+        return super().setting_names() | {"dataset"}
+
+    @classmethod
+    def parse_config(cls, values: Any) -> PatnConfig:
+        """The settings from a :class:`PatnConfig` or a mapping of its fields; a mapping's ``dataset``
+        (``"market"`` or ``"deepfashion"``) is the preset its other fields go on top of
+        (:meth:`PatnConfig.preset`)."""
+        if isinstance(values, Mapping) and "dataset" in values:
+            values = dict(values)
+            values = {**lookup(DATASET_PRESETS, values.pop("dataset"), "dataset"), **values}
+        return super().parse_config(values)
 
     def __init__(self, config: PatnConfig | Mapping[str, Any] | None = None) -> None:
         self.config = self.parse_config(config)
@@ -61,11 +85,11 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
         """
         c = self.config
         self._perceptual = None
-        if c.perceptual_weight > 0:  # type: ignore[operator]
+        if c.perceptual_weight > 0:
             self._perceptual = VGGPerceptualLoss.from_file(
                 c.vgg19_weights, PERCEPTUAL_LAYERS, (1.0,), device=device
             )
-        dataset = SourceTargetPairs(train_data, c.width, c.height, c.sigma)  # type: ignore[arg-type]
+        dataset = SourceTargetPairs(train_data, c.width, c.height, c.sigma)
         generator = init_weights(build_generator(c)).to(device)
         models: dict[str, nn.Module] = {"generator": generator}
         models.update({k: d.to(device) for k, d in build_discriminators(c).items()})
@@ -80,7 +104,7 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
 
     def training_step(self, batch: dict[str, torch.Tensor], context: StepContext) -> dict[str, float]:
         """One PATN iteration: the generator on its L1, perceptual and GAN losses, then D_PP, then D_PB."""
-        c, objective = self.config, gan_loss(self.config.gan_loss)  # type: ignore[arg-type]
+        c, objective = self.config, gan_loss(self.config.gan_loss)
         models, optimizers = context.models, context.optimizers
         generator, d_pb, d_pp = models["generator"], models["d_pb"], models["d_pp"]
         for optimizer in optimizers.values():
@@ -99,11 +123,11 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
             + objective.generator(d_pp(torch.cat([fake, source], 1)))
         )
         loss_l1 = F.l1_loss(fake, target)
-        loss_g = c.gan_weight * loss_gan + c.l1_weight * loss_l1  # type: ignore[operator]
+        loss_g = c.gan_weight * loss_gan + c.l1_weight * loss_l1
         losses = {"g_gan": loss_gan.item(), "g_l1": loss_l1.item()}
         if self._perceptual is not None:
             loss_vgg = self._perceptual(fake, target)
-            loss_g = loss_g + c.perceptual_weight * loss_vgg  # type: ignore[operator]
+            loss_g = loss_g + c.perceptual_weight * loss_vgg
             losses["g_vgg"] = loss_vgg.item()
         context.backward(loss_g)
         optimizers["generator"].step()
@@ -170,8 +194,8 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
                 f"{source_poses.height}"
             )
         c = self.config
-        source_box = Letterbox(*source_poses.canvas, c.width, c.height)  # type: ignore[arg-type]
-        target_box = Letterbox(*target_poses.canvas, c.width, c.height)  # type: ignore[arg-type]
+        source_box = Letterbox(*source_poses.canvas, c.width, c.height)
+        target_box = Letterbox(*target_poses.canvas, c.width, c.height)
         count = len(target_poses)
         source = image_to_tensor(source_box.image(source_images[0]))[None].expand(count, -1, -1, -1)
         source_map = pose_heatmaps(source_box.poses(source_poses[:1]), c.sigma)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from toolkit.checks import check_count
+from toolkit.checks import check_count, lookup
 from toolkit.nn.losses import GAN_LOSSES
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.resnet import ResnetBlock, conv_branch, resnet_decoder, resnet_encoder
@@ -45,27 +45,30 @@ PERCEPTUAL_LAYERS = ("relu1_2",)
 
 @dataclass(frozen=True)
 class PatnConfig:
-    """PATN's settings, with the original's defaults. Fields left None take the ``dataset`` preset.
+    """PATN's settings, with the original's defaults: those of its Market-1501 script. The fields a
+    dataset's script sets differently (:data:`DATASET_PRESETS`) come from :meth:`preset`, e.g.
+    ``PatnConfig.preset("deepfashion")``; their defaults here are Market's.
 
     Args:
-        dataset: ``"market"`` (default) or ``"deepfashion"``: a key of :data:`DATASET_PRESETS`.
         height: Canvas height the networks work at; frames are letterboxed into ``width x height``. A
-            multiple of 4. Preset: 128 / 256.
-        width: Canvas width, a multiple of 4. Preset: 64 / 176.
+            multiple of 4. Default 128 (DeepFashion 256).
+        width: Canvas width, a multiple of 4. Default 64 (DeepFashion 176).
         base_channels: Generator width ``ngf``. Default 64.
         blocks: Pose-Attentional Transfer Blocks. Default 9.
         disc_channels: Discriminator width ``ndf``. Default 64.
         disc_blocks: Residual blocks of each discriminator (the original's ``n_layers_D``). Default 3.
-        norm: ``"batch"`` or ``"instance"`` (``toolkit.nn.norm.NORM_LAYERS``). Preset.
+        norm: ``"batch"`` or ``"instance"`` (``toolkit.nn.norm.NORM_LAYERS``). Default ``"batch"``
+            (DeepFashion ``"instance"``).
         dropout: Generator dropout in each block's branches (the original's ``use_dropout``, 0.5); 0 turns
             it off. Default 0.5.
         disc_dropout: Discriminator dropout in its residual blocks. Default 0.5.
         sigma: Heatmap Gaussian standard deviation in pixels. Default 6.
-        gan_loss: A name in ``toolkit.nn.losses.GAN_LOSSES``. Preset: ``"vanilla"`` / ``"lsgan"``.
+        gan_loss: A name in ``toolkit.nn.losses.GAN_LOSSES``. Default ``"vanilla"`` (DeepFashion
+            ``"lsgan"``).
         gan_weight: Weight of the GAN terms (``lambda_GAN``). Default 5.
-        l1_weight: Weight of the L1 term (``lambda_A``). Preset: 10 / 1.
+        l1_weight: Weight of the L1 term (``lambda_A``). Default 10 (DeepFashion 1).
         perceptual_weight: Weight of the relu1_2 perceptual L1 term (``lambda_B``); 0 turns it off.
-            Preset: 10 / 1.
+            Default 10 (DeepFashion 1).
         vgg19_weights: File with torchvision's ``vgg19`` ImageNet state dict, needed when
             ``perceptual_weight > 0``.
         lr: Adam learning rate. Default 2e-4.
@@ -75,21 +78,20 @@ class PatnConfig:
         inference_batch: Target poses per generator call in :meth:`Patn.transfer`. Default 16.
     """
 
-    dataset: str = "market"
-    height: int | None = None
-    width: int | None = None
+    height: int = 128
+    width: int = 64
     base_channels: int = 64
     blocks: int = 9
     disc_channels: int = 64
     disc_blocks: int = 3
-    norm: str | None = None
+    norm: str = "batch"
     dropout: float = 0.5
     disc_dropout: float = 0.5
     sigma: float = 6.0
-    gan_loss: str | None = None
+    gan_loss: str = "vanilla"
     gan_weight: float = 5.0
-    l1_weight: float | None = None
-    perceptual_weight: float | None = None
+    l1_weight: float = 10.0
+    perceptual_weight: float = 10.0
     vgg19_weights: str | None = None
     lr: float = 2e-4
     beta1: float = 0.5
@@ -97,26 +99,24 @@ class PatnConfig:
     decay_from: float = 5 / 7
     inference_batch: int = 16
 
+    @classmethod
+    def preset(cls, dataset: str, **overrides: Any) -> PatnConfig:
+        """The original's settings for ``dataset`` (``"market"`` or ``"deepfashion"``, a key of
+        :data:`DATASET_PRESETS`), with ``overrides`` (fields) on top."""
+        return cls(**{**lookup(DATASET_PRESETS, dataset, "dataset"), **overrides})
+
     def __post_init__(self) -> None:
-        if self.dataset not in DATASET_PRESETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_PRESETS)}")
-        for name, value in DATASET_PRESETS[self.dataset].items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
-        for name, registry in (("norm", NORM_LAYERS), ("gan_loss", GAN_LOSSES)):
-            if getattr(self, name) not in registry:
-                raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
-                )
+        lookup(NORM_LAYERS, self.norm, "norm")
+        lookup(GAN_LOSSES, self.gan_loss, "gan_loss")
         for name in ("height", "width", "base_channels", "blocks", "disc_channels", "inference_batch"):
             check_count(name, getattr(self, name))
         check_count("disc_blocks", self.disc_blocks, minimum=0)
-        if self.height % 2**DOWNSAMPLINGS or self.width % 2**DOWNSAMPLINGS:  # type: ignore[operator]
+        if self.height % 2**DOWNSAMPLINGS or self.width % 2**DOWNSAMPLINGS:
             raise ValueError(f"height and width must be multiples of 4, got {self.width}x{self.height}")
         if not (0 <= self.dropout < 1 and 0 <= self.disc_dropout < 1):
             raise ValueError("dropout and disc_dropout must be in [0, 1)")
         weights = (self.gan_weight, self.l1_weight, self.perceptual_weight, self.lr)
-        if min(weights) < 0 or self.sigma <= 0 or not 0 <= self.decay_from <= 1:  # type: ignore[type-var]
+        if min(weights) < 0 or self.sigma <= 0 or not 0 <= self.decay_from <= 1:
             raise ValueError(
                 "gan_weight, l1_weight, perceptual_weight and lr must be >= 0, sigma > 0 and "
                 "decay_from in [0, 1]"
@@ -227,13 +227,13 @@ class ResnetDiscriminator(nn.Module):
 
 def build_generator(config: PatnConfig) -> PatnGenerator:
     """A fresh generator for ``config`` (PyTorch's initialisation; training re-initialises it)."""
-    return PatnGenerator(config.base_channels, config.blocks, config.norm, config.dropout)  # type: ignore[arg-type]
+    return PatnGenerator(config.base_channels, config.blocks, config.norm, config.dropout)
 
 
 def build_discriminators(config: PatnConfig) -> dict[str, ResnetDiscriminator]:
     """``{"d_pb": on image + target heatmaps (3 + 18), "d_pp": on image + source image (3 + 3)}``."""
     c = config
     return {
-        name: ResnetDiscriminator(channels, c.disc_channels, c.disc_blocks, c.norm, c.disc_dropout)  # type: ignore[arg-type]
+        name: ResnetDiscriminator(channels, c.disc_channels, c.disc_blocks, c.norm, c.disc_dropout)
         for name, channels in (("d_pb", 3 + JOINTS), ("d_pp", 3 + 3))
     }
