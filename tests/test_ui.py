@@ -3,6 +3,7 @@ checks, and the workspace actions writing the files the command line writes."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def test_a_cancelled_training_checkpoints_its_step_and_the_rerun_resumes_there(w
 
     result = last_result(runner.run(train))
     assert result.steps == 4 and result.lora.is_file()
-    assert actions.subject_table(ws) == [["alice", "sks person", "tiny", "yes"]]
+    assert actions.subject_table(ws) == [["alice", "sks person", "tiny", "LoRA"]]
     logged = (ws.registry.folder("alice") / "logs").rglob("*.csv")
     steps = [line.split(",")[0] for path in logged for line in path.read_text().splitlines()[1:]]
     assert "1" in steps and "4" in steps  # the first run logged step 1, the resumed one went on to 4
@@ -232,6 +233,44 @@ def test_pose_actions_write_pose_files_and_previews(ws):
         actions.edit_poses(ws, "walk", "bad", start=10, stop=20)
     copied = actions.import_poses(ws, edited, "again")
     assert len(load_poses(copied)) == 6
+
+
+def test_compare_runs_on_a_subject_s_own_held_out_photos(ws, tmp_path):
+    photos = check_photos(mannequin_photos(tmp_path, 8, size=128))
+    last_result(
+        JobRunner(poll=0.01).run(
+            lambda: actions.train_subject(ws, "bo", photos[:3], steps=1, validation_steps=0)
+        )
+    )
+    choices = actions.benchmark_choices(ws)
+    assert "demo-walk" in choices and "video-folder" not in choices  # those that need no data folder
+    assert not [c for c in choices if c.startswith("subject: ")]  # 3 photos: too few to hold two out
+    with pytest.raises(Exception, match="subject 'bo' has 3 photos; .* needs at least 4"):
+        actions.compare_methods(ws, ["ground-truth"], "subject: bo")
+
+    last_result(
+        JobRunner(poll=0.01).run(lambda: actions.train_subject(ws, "al", photos, steps=1, validation_steps=0))
+    )
+    assert "subject: al" in actions.benchmark_choices(ws)
+    markdown, table, chart, video = actions.compare_methods(ws, ["ground-truth", "knn"], "subject: al")
+    assert chart.stat().st_size > 0 and video.stat().st_size > 0
+    # The harness fitted k-NN on the first six photos and rendered the last two in their own poses.
+    data = ws.root / "compare" / "subjects" / "al"
+    assert len(list((data / "images").glob("*.png"))) == 8 and (data / "poses.json").is_file()
+
+    run = ws.root / "compare" / "runs" / "subject-al" / "knn"
+    record = json.loads((run / "metrics.json").read_text())["benchmark"]
+    assert record["name"] == "subject-al" and record["settings"]["frames"] == 8
+    (clip,) = (run / "frames" / "al").iterdir()
+    assert clip.name == "frames_00006" and sorted(p.name for p in clip.glob("*.png")) == [
+        "00000.png",
+        "00001.png",
+    ]
+    rows = {row.split(",")[0]: row.split(",") for row in table.read_text().splitlines()}
+    header = rows.pop(next(iter(rows)))
+    ssim = header.index("ssim")
+    assert float(rows["ground-truth"][ssim]) == pytest.approx(1.0)
+    assert 0 < float(rows["knn"][ssim]) < 1
 
 
 def test_the_generate_command_line_names_the_same_folder_and_settings(ws):

@@ -261,12 +261,23 @@ class SubjectEntry:
         """Whether its LoRA file is there."""
         return self.subject is not None and self.subject.lora_path(self.folder).is_file()
 
+    def columns(self) -> tuple[str, str, str, str]:
+        """``(name, "token class", base, "LoRA" | "no LoRA")``, or ``(name, "broken", why, "")``."""
+        if self.subject is None:
+            return self.name, "broken", str(self.problem), ""
+        subject = self.subject
+        return (
+            self.name,
+            f"{subject.token} {subject.class_noun}",
+            subject.base,
+            "LoRA" if self.trained else "no LoRA",
+        )
+
     def line(self) -> str:
-        """``name, token class, base, LoRA / no LoRA`` tab-separated, or ``name, broken: why``."""
+        """:meth:`columns` tab-separated, or ``name, broken: why``."""
         if self.subject is None:
             return f"{self.name}\tbroken: {self.problem}"
-        subject, trained = self.subject, "LoRA" if self.trained else "no LoRA"
-        return f"{self.name}\t{subject.token} {subject.class_noun}\t{subject.base}\t{trained}"
+        return "\t".join(self.columns())
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ a user can go on from the command line in the same folder:
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diffusion.subjects import SubjectEntry, SubjectRegistry
+from ..diffusion.subjects import SubjectRegistry
 from ..errors import ToolkitError
 
 POSE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -116,20 +118,9 @@ def train_subject(
 
 
 def subject_table(ws: Workspace) -> list[list[str]]:
-    """One row per subject: name, token and class, base, LoRA or not (or why it is broken)."""
-    return [_row(entry) for entry in ws.registry.entries()]
-
-
-def _row(entry: SubjectEntry) -> list[str]:
-    if entry.subject is None:
-        return [entry.name, "broken", str(entry.problem), ""]
-    subject = entry.subject
-    return [
-        entry.name,
-        f"{subject.token} {subject.class_noun}",
-        subject.base,
-        "yes" if entry.trained else "no",
-    ]
+    """One row per subject, as ``toolkit subjects list`` prints it (``SubjectEntry.columns``): name, token
+    and class, base, LoRA or not (or why it is broken)."""
+    return [list(entry.columns()) for entry in ws.registry.entries()]
 
 
 def subject_details(ws: Workspace, name: str) -> tuple[str, list[Path], Path | None]:
@@ -175,8 +166,6 @@ def extract_poses(
     """``toolkit poses extract MEDIA -o poses/NAME.json`` on one video or image, or on several photos
     (copied, in order, to ``uploads/NAME/`` and read as a folder); returns the file and the detection
     report (a person in how many frames, each joint's rate)."""
-    import shutil
-
     from ..data.frames import extract_poses as detect
     from ..data.frames import open_frames
     from ..pose.detect.summary import detection_summary
@@ -331,6 +320,65 @@ def command_line(request: Any) -> list[str]:
 # --- compare --------------------------------------------------------------------------------------
 
 
+SUBJECT_BENCHMARK = "subject: "
+SUBJECT_METRICS = ("ssim", "psnr", "l1", "pckh")
+
+
+def benchmark_choices(ws: Workspace) -> list[str]:
+    """What Compare can run on: the registered benchmarks that need no data folder, then each subject
+    with photos enough to hold some out, as ``subject: NAME``."""
+    from ..eval.benchmarks import BENCHMARKS
+
+    builtin = [name for name, source in BENCHMARKS.items() if not source.needs_data]
+    subjects = [
+        SUBJECT_BENCHMARK + entry.name
+        for entry in ws.registry.entries()
+        if entry.subject is not None and len(entry.subject.photos) >= MIN_SUBJECT_PHOTOS
+    ]
+    return builtin + subjects
+
+
+# A subject's photos split into training photos and at least two held out.
+MIN_HELD_OUT = 2
+MIN_SUBJECT_PHOTOS = MIN_HELD_OUT + 2
+
+
+def subject_benchmark(ws: Workspace, name: str, *, detector: str = "mediapipe") -> Any:
+    """Subject ``name``'s own training photos as a benchmark: the methods fit on the first photos, and
+    the last quarter (at least two) are rendered in their own poses and scored against the photos.
+
+    The photos, letterboxed onto the first one's canvas, and their detected poses are written to
+    ``compare/subjects/NAME/`` as ``images/`` and ``poses.json``: the folder ``toolkit eval --benchmark
+    video-folder --data`` reads. Returns the loaded ``Benchmark``.
+    """
+    from ..data.datasets import Letterbox
+    from ..data.frames import extract_poses as detect
+    from ..data.frames import open_frames
+    from ..data.media import read_image, write_image
+    from ..eval.benchmarks.video_folder import VideoFolder
+    from ..pose.io import save_poses
+
+    subject = ws.registry.get(name)
+    photos = subject.photo_paths(ws.registry.folder(name))
+    if len(photos) < MIN_SUBJECT_PHOTOS:
+        raise ToolkitError(
+            f"subject {name!r} has {len(photos)} photos; comparing on its own photos holds "
+            f"{MIN_HELD_OUT} out and needs at least {MIN_SUBJECT_PHOTOS}"
+        )
+    folder = ws.root / "compare" / "subjects" / name
+    shutil.rmtree(folder / "images", ignore_errors=True)  # the subject may have been trained again
+    images = [read_image(path) for path in photos]
+    height, width = images[0].shape[:2]
+    for i, image in enumerate(images):
+        box = Letterbox(image.shape[1], image.shape[0], width, height)
+        write_image(folder / "images" / f"{i:04d}.png", box.image(image))
+    poses = detect(open_frames(folder / "images", None), detector, static=True, smooth="none", progress=False)
+    save_poses(folder / "poses.json", poses)
+    held_out = max(MIN_HELD_OUT, round(len(photos) / 4))
+    split = VideoFolder(held_out=held_out / len(photos), name=f"subject-{name}")
+    return dataclasses.replace(split.load(folder, progress=False), temporal=False)  # stills, not a video
+
+
 def compare_methods(
     ws: Workspace,
     labels: Sequence[str],
@@ -339,8 +387,10 @@ def compare_methods(
     metrics: Sequence[str] | None = None,
 ) -> list[Path]:
     """The methods ``labels`` of the demo's line-up (:data:`toolkit.demo.DEMO_METHODS`, the same
-    budgets) through the harness on ``benchmark``, then their comparison: returns ``comparison.md``,
-    ``.csv``, ``.png`` (bar chart) and ``.mp4`` (side by side) in ``compare/comparison``."""
+    budgets) through the harness on ``benchmark`` (a registered one, or ``subject: NAME``: the subject's
+    own held-out photos, :func:`subject_benchmark`, scored with :data:`SUBJECT_METRICS`), then their
+    comparison: returns ``comparison.md``, ``.csv``, ``.png`` (bar chart) and ``.mp4`` (side by side) in
+    ``compare/comparison``."""
     from ..checks import lookup
     from ..demo import DEMO_METHODS, DEMO_METRICS
     from ..eval.benchmarks import load_benchmark
@@ -350,12 +400,16 @@ def compare_methods(
     if not labels:
         raise ToolkitError("pick at least one method to compare")
     out = ws.root / "compare"
-    data = load_benchmark(benchmark, out / "benchmark" / benchmark, progress=False)
+    if benchmark.startswith(SUBJECT_BENCHMARK):
+        data = subject_benchmark(ws, benchmark[len(SUBJECT_BENCHMARK) :])
+        metrics = metrics or SUBJECT_METRICS
+    else:
+        data = load_benchmark(benchmark, out / "benchmark" / benchmark, progress=False)
     runs = []
     for label in labels:
         method, settings = lookup(DEMO_METHODS, label, "method")
         if method == "diffusion":  # the workspace's base, fitted (a LoRA) on the benchmark's photos
             settings = {"base": ws.base, "controlnet": ws.controlnet, **settings}
         options = EvalOptions(metrics=tuple(metrics or DEMO_METRICS), method_config=settings, progress=False)
-        runs.append(evaluate(method, data, out / "runs" / benchmark / label, options).out)
+        runs.append(evaluate(method, data, out / "runs" / data.name / label, options).out)
     return compare(runs, out / "comparison")

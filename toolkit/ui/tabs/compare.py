@@ -1,5 +1,6 @@
-"""The Compare tab: methods of the evaluation harness on a benchmark, with the comparison's table, bar
-chart and side-by-side video (``toolkit eval`` runs and ``scripts/compare.py``'s comparison)."""
+"""The Compare tab: methods of the evaluation harness on a benchmark or on a subject's own held-out
+photos, with the comparison's table, bar chart and side-by-side video (``toolkit eval`` runs and
+``scripts/compare.py``'s comparison)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import gradio as gr
 
 from ...demo import DEMO_METHODS
-from ...eval.benchmarks import BENCHMARKS
 from ...progress import Update
 from .. import workspace as actions
 from ..common import guarded, progress_text
@@ -38,7 +38,12 @@ def build(shared: Shared) -> Refresh:
                 value=DEFAULT_METHODS,
                 elem_id="compare-methods",
             )
-            benchmark = gr.Dropdown(label="Benchmark", choices=list(BENCHMARKS), value="demo-walk")
+            benchmark = gr.Dropdown(
+                label="Benchmark, or a subject's own photos (the last quarter held out)",
+                choices=actions.benchmark_choices(ws),
+                value="demo-walk",
+                elem_id="compare-benchmark",
+            )
             with gr.Row():
                 run = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 cancel = gr.Button("Cancel")
@@ -72,4 +77,4 @@ def build(shared: Shared) -> Refresh:
         concurrency_limit=1,
     )
     cancel.click(lambda: {status: shared.cancel()}, None, [status], concurrency_limit=None)
-    return Refresh(lambda: {}, [])  # nothing to list: its choices are the registries
+    return Refresh(lambda: {benchmark: gr.Dropdown(choices=actions.benchmark_choices(ws))}, [benchmark])
