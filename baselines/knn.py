@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from toolkit.checks import check_count, check_number
+from toolkit.checks import check_choice, check_count, check_number
 from toolkit.data.datasets import Letterbox
 from toolkit.data.flow import FLOW_METHODS, interpolate_frames
 from toolkit.data.subject import SubjectFrames
@@ -64,10 +64,7 @@ class KnnConfig:
     def __post_init__(self) -> None:
         choices = {"feature": FEATURES, "smoothing": SMOOTHING, "flow_method": FLOW_METHODS}
         for name, registry in choices.items():
-            if getattr(self, name) not in registry:
-                raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
-                )
+            check_choice(getattr(self, name), registry, name)
         check_number("lam", self.lam, lambda lam: lam >= 0, "a finite number >= 0")
         check_count("inbetweens", self.inbetweens, minimum=0)
 

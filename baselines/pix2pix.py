@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from toolkit.checks import check_count
+from toolkit.checks import check_choice, check_count
 from toolkit.data.datasets import (
     Augmentation,
     Letterbox,
@@ -145,10 +145,7 @@ class Pix2PixConfig:
             "inference": INFERENCE,
         }
         for name, registry in registries.items():
-            if getattr(self, name) not in registry:
-                raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(registry)}"
-                )
+            check_choice(getattr(self, name), registry, name)
         for name in ("base_channels", "disc_channels", "disc_layers", "disc_scales", "inference_batch"):
             check_count(name, getattr(self, name))
         if min(self.l1_weight, self.perceptual_weight, self.lr) < 0 or not 0 <= self.decay_from <= 1:

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from toolkit.checks import check_count
+from toolkit.checks import check_choice, check_count, lookup
 from toolkit.data.datasets import (
     Letterbox,
     encode_poses,
@@ -154,8 +154,7 @@ class TwoStageConfig:
             raise ValueError(
                 f"size {self.size} must be a multiple of 2**downsamplings = {2**self.downsamplings}"
             )
-        if self.gan_loss not in GAN_LOSSES:
-            raise ValueError(f"unknown gan_loss {self.gan_loss!r}; choose one of {', '.join(GAN_LOSSES)}")
+        check_choice(self.gan_loss, GAN_LOSSES, "gan_loss")
         unknown = [m for m in self.unpaired_motions if m not in MOTIONS]
         if unknown or (self.unpaired and not self.unpaired_motions):
             raise ValueError(f"unpaired_motions must name motions among {', '.join(MOTIONS)}, got {unknown}")
@@ -177,9 +176,7 @@ class TwoStageConfig:
     @classmethod
     def ablation(cls, name: str, **overrides: Any) -> TwoStageConfig:
         """The config of the ablation rung ``name`` in :data:`ABLATIONS`, with ``overrides``."""
-        if name not in ABLATIONS:
-            raise ValueError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
-        return cls(**{**ABLATIONS[name], **overrides})
+        return cls(**{**lookup(ABLATIONS, name, "ablation"), **overrides})
 
     @property
     def augmentation(self) -> AugmentConfig:

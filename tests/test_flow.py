@@ -136,7 +136,7 @@ _BAD_CALLS = {
     ),
     "unknown method": (
         lambda: optical_flow(_IMAGE, _IMAGE, method="raft"),
-        "unknown flow method 'raft'; choose one of: dis, farneback",
+        "unknown flow method 'raft'; choose one of 'dis', 'farneback'",
     ),
     "flow size": (
         lambda: warp_image(_IMAGE, np.zeros((32, 31, 2), np.float32)),

@@ -190,7 +190,7 @@ def test_other_settings_in_the_same_folder_are_refused(benchmark, tmp_path):
 def test_bad_input_gets_one_line_errors(benchmark, tmp_path):
     with pytest.raises(EvalError, match="unknown method 'nope'; known: .*copy-source.*ground-truth"):
         evaluate("nope", benchmark, tmp_path / "a", QUICK)
-    with pytest.raises(EvalError, match="unknown metric 'nope'; known: ssim"):
+    with pytest.raises(EvalError, match="unknown metric 'nope'; choose one of 'ssim'"):
         evaluate("copy-source", benchmark, tmp_path / "b", EvalOptions(metrics=("nope",)))
     with pytest.raises(EvalError, match="checkpoint .* is not a folder"):
         evaluate("copy-source", benchmark, tmp_path / "c", EvalOptions(checkpoint=tmp_path / "missing"))

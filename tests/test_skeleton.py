@@ -107,7 +107,7 @@ def test_conversion_errors_name_the_problem():
         convert_keypoints(np.zeros((2, 17, 3)), "body_18", "body_25")
     with pytest.raises(ValueError, match="no converter from mpii_14 to body_18"):
         convert_keypoints(np.zeros((14, 3)), "mpii_14", "body_18")
-    with pytest.raises(KeyError, match="known layouts"):
+    with pytest.raises(KeyError, match="unknown keypoint layout .*; choose one of .body_18."):
         get_skeleton("body_19")
     with pytest.raises(KeyError, match="has no joint 'hand'"):
         BODY_18.index("hand")

@@ -187,7 +187,7 @@ def test_float64_training_checkpoints_doubles_and_hands_back_a_float32_model(
     assert {p.dtype for p in method.generator.parameters()} == {torch.float32}
     frames = method.transfer(subject.images[:1], subject.poses[:1], subject.poses[:2])
     assert frames.shape == (2, 64, 64, 3) and frames.dtype == np.uint8
-    with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'float16'"):
+    with pytest.raises(ValueError, match="unknown dtype 'float16'; choose one of 'float32', 'float64'"):
         TrainOptions(dtype="float16")
     with pytest.raises(ValueError, match="mixed_precision needs dtype float32"):
         TrainOptions(dtype="float64", mixed_precision="bf16")

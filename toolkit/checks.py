@@ -3,7 +3,7 @@ that names the argument, what it must be, and what it got. Booleans are not numb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -26,10 +26,25 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
+def unknown_choice(what: str, name: object, choices: Collection[str]) -> str:
+    """The one wording of a name that is not among ``choices``: ``unknown WHAT 'name'; choose one of 'a',
+    'b'``."""
+    return f"unknown {what} {name!r}; choose one of {', '.join(map(repr, choices))}"
+
+
+def check_choice(
+    value: object, choices: Collection[str], what: str, error: type[Exception] = ValueError
+) -> str:
+    """``value`` if it is one of ``choices`` (names, or a registry's keys); else ``error`` (default
+    ``ValueError``) in the wording of :func:`unknown_choice`."""
+    if not isinstance(value, str) or value not in choices:
+        raise error(unknown_choice(what, value, choices))
+    return value
+
+
 def lookup(registry: Mapping[str, T], name: str, what: str, error: type[Exception] = ValueError) -> T:
-    """``registry[name]``, or ``error`` (default ``ValueError``) in one line: ``unknown WHAT 'name'; choose
-    one of 'a', 'b'``."""
+    """``registry[name]``, or ``error`` (default ``ValueError``) in the wording of :func:`unknown_choice`."""
     try:
         return registry[name]
     except (KeyError, TypeError):
-        raise error(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None
+        raise error(unknown_choice(what, name, registry)) from None

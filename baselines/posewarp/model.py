@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from toolkit.checks import check_count
+from toolkit.checks import check_choice, check_count
 from toolkit.nn.warp import LimbPoints, warp_layers
 from toolkit.pose.skeleton import MPII_14, UPPER_BODY_7
 
@@ -79,8 +79,7 @@ class PosewarpConfig:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {self.size!r}")
-        if self.layout not in WARP_LIMBS:
-            raise ValueError(f"unknown layout {self.layout!r}; choose one of {', '.join(WARP_LIMBS)}")
+        check_choice(self.layout, WARP_LIMBS, "layout")
         for name in ("size", "width", "disc_width", "inference_batch"):
             check_count(name, getattr(self, name), minimum=2)
         if min(self.joint_sigma, self.lr) <= 0 or self.gan_weight < 0:
@@ -91,10 +90,7 @@ class PosewarpConfig:
             raise ValueError(f"min_gap is a fraction of the video's length in [0, 0.5), got {self.min_gap!r}")
         if self.reconstruction is None:
             object.__setattr__(self, "reconstruction", "l1" if self.vgg19_weights is None else "vgg")
-        if self.reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"unknown reconstruction {self.reconstruction!r}; choose one of {', '.join(RECONSTRUCTIONS)}"
-            )
+        check_choice(self.reconstruction, RECONSTRUCTIONS, "reconstruction")
 
     @property
     def limbs(self) -> int:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..checks import lookup
+
 # A flow method maps two (H, W) uint8 grey images to their (H, W, 2) float32 flow.
 FlowMethod = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -51,12 +53,7 @@ def optical_flow(a: np.ndarray, b: np.ndarray, *, method: str = "dis") -> np.nda
     Returns:
         ``(H, W, 2)`` float32 flow ``F`` in pixels (x, y) with ``a(p) ~ b(p + F(p))``.
     """
-    try:
-        compute = FLOW_METHODS[method]
-    except KeyError:
-        raise ValueError(
-            f"unknown flow method {method!r}; choose one of: {', '.join(FLOW_METHODS)}"
-        ) from None
+    compute = lookup(FLOW_METHODS, method, "flow method")
     _check_pair(a, b)
     flow = compute(_grey(a), _grey(b))
     return np.ascontiguousarray(flow, dtype=np.float32)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..atomic import sweep_temporaries, write_json_atomic
+from ..checks import check_choice
 from ..errors import DataError
 from ..manifest import MANIFEST_NAME, write_manifest
 from ..pose.io import save_poses
@@ -67,13 +68,11 @@ class SynthConfig:
     background: str = "plain"
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.motions if m not in list_motions()]
-        if unknown:
-            raise DataError(f"unknown motion {unknown[0]!r}; choose from {', '.join(list_motions())}")
+        for motion in self.motions:
+            check_choice(motion, list_motions(), "motion", DataError)
         if not self.motions:
             raise DataError("give at least one motion")
-        if self.background not in BACKGROUNDS:
-            raise DataError(f"unknown background {self.background!r}; choose from {', '.join(BACKGROUNDS)}")
+        check_choice(self.background, BACKGROUNDS, "background", DataError)
         for name in ("subjects", "width", "height", "frames"):
             if getattr(self, name) <= 0:
                 raise DataError(f"{name} must be positive, got {getattr(self, name)}")

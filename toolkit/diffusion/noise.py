@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..checks import check_choice
+
 # Independent random streams of one run.
 LATENT_STREAM = 0  # initial latents
 STEP_STREAM = 1  # noise a stochastic sampler (LCM, DDIM with eta > 0) adds during denoising
@@ -61,8 +63,7 @@ class FrameNoise:
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise mode {self.mode!r}; choose one of {', '.join(NOISE_MODES)}")
+        check_choice(self.mode, NOISE_MODES, "noise mode")
         if not 0.0 <= self.blend < 1.0:
             raise ValueError(f"blend must be in [0, 1), got {self.blend}")
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..checks import check_choice
 from ..errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -53,8 +54,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
 
     if name == "auto":
         return torch.float32 if device.type == "cpu" else torch.float16
-    if name not in DTYPES:
-        raise SpeedError(f"unknown dtype {name!r}; use auto, {', '.join(DTYPES)}")
+    check_choice(name, ("auto", *DTYPES), "dtype", SpeedError)
     if name == "fp16" and device.type == "cpu":
         raise SpeedError("fp16 does not run on the CPU; use --dtype fp32 (or bf16)")
     return getattr(torch, DTYPES[name])
@@ -118,8 +118,7 @@ class SpeedOptions:
         device = pick_device(self.device)
         if self.cpu_offload and device.type == "cpu":
             raise SpeedError("--cpu-offload needs a GPU (it moves models between the CPU and the GPU)")
-        if self.attention not in ATTENTION:
-            raise SpeedError(f"unknown attention {self.attention!r}; use one of {', '.join(ATTENTION)}")
+        check_choice(self.attention, ATTENTION, "attention", SpeedError)
         return device, pick_dtype(self.dtype, device)
 
 

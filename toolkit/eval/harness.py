@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..atomic import write_json_atomic, write_text_atomic
+from ..checks import check_choice
 from ..data.media import MediaError, read_image, write_frames
 from ..errors import ToolkitError
 from ..manifest import MANIFEST_NAME, versions, write_manifest
@@ -123,9 +124,8 @@ def build_metrics(
     value}}``) over their defaults; one-line errors for unknown names, settings or values."""
     names = list(METRICS) if names is None else list(names)
     settings = settings or {}
-    unknown = [name for name in [*names, *settings] if name not in METRICS]
-    if unknown:
-        raise EvalError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    for name in [*names, *settings]:
+        check_choice(name, METRICS, "metric", EvalError)
     left_out = [name for name in settings if name not in names]
     if left_out:
         raise EvalError(f"settings are given for {left_out[0]}, which the chosen metrics leave out")

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checks import lookup
 from ..errors import ToolkitError
 from ..weights import load_tensors
 
@@ -98,9 +99,7 @@ class FeatureStack(nn.Module):
 
     def __init__(self, name: str, layers: Sequence[str] | None = None) -> None:
         super().__init__()
-        if name not in BACKBONES:
-            raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(map(repr, BACKBONES))}")
-        modules, names = BACKBONES[name]()
+        modules, names = lookup(BACKBONES, name, "backbone")()
         self.name = name
         self.layer_names: tuple[str, ...] = tuple(names)
         self.features = nn.Sequential(*modules)

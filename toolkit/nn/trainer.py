@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..checks import check_count
+from ..checks import check_choice, check_count
 from ..data.media import write_image
 from ..locks import exclusive_folder
 from ..train.checkpoint import (
@@ -119,12 +119,10 @@ class TrainOptions:
             raise ValueError("num_workers and seed must be >= 0")
         if self.resume == "latest" and self.output_dir is None:
             raise ValueError("resume='latest' needs an output_dir to look for checkpoints in")
-        if self.logger not in ("auto", *LOGGERS):
-            raise ValueError(f"unknown logger {self.logger!r}; choose auto, {', '.join(LOGGERS)}")
+        check_choice(self.logger, ("auto", *LOGGERS), "logger")
         if self.mixed_precision not in ("no", "bf16"):
             raise ValueError(f"mixed_precision must be no or bf16, got {self.mixed_precision!r}")
-        if self.dtype not in TRAIN_DTYPES:
-            raise ValueError(f"dtype must be {' or '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
+        check_choice(self.dtype, TRAIN_DTYPES, "dtype")
         if self.dtype != "float32" and self.mixed_precision != "no":
             raise ValueError("mixed_precision needs dtype float32")
 

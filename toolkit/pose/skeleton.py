@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import lookup
+
 
 @dataclass(frozen=True)
 class Skeleton:
@@ -227,10 +229,7 @@ SKELETONS: dict[str, Skeleton] = {
 def get_skeleton(name: str) -> Skeleton:
     """Look a layout up by name (``body_18``, ``body_25``, ``coco_17``, ``mediapipe_33``, ``mpii_14``,
     ``upper_body_7``); raises ``KeyError`` listing the known names."""
-    try:
-        return SKELETONS[name]
-    except KeyError:
-        raise KeyError(f"unknown keypoint layout {name!r}; known layouts: {', '.join(SKELETONS)}") from None
+    return lookup(SKELETONS, name, "keypoint layout", KeyError)
 
 
 # --------------------------------------------------------------------------------------------------------

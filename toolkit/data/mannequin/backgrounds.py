@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...checks import check_choice
 from ...errors import ToolkitError
 
 RGB = tuple[int, int, int]
@@ -70,8 +71,7 @@ def background_image(background: Background, width: int, height: int) -> np.ndar
     if background is None:
         return _procedural("plain", width, height)
     if isinstance(background, str):
-        if background not in BACKGROUNDS:
-            raise BackgroundError(f"unknown background {background!r}; known: {', '.join(BACKGROUNDS)}")
+        check_choice(background, BACKGROUNDS, "background", BackgroundError)
         return _procedural(background, width, height)
     if isinstance(background, np.ndarray) and background.ndim == 3:
         if background.shape != (height, width, 3) or background.dtype != np.uint8:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ...checks import check_choice
 from ..loading import lora_file
 from ..subjects import DEFAULT_BASE, DEFAULT_CONTROLNET, check_subject_name
 from .lora import DEFAULT_TARGETS, UNET_TARGETS
@@ -189,12 +190,9 @@ class DreamBoothConfig:
             raise ValueError("--validation-steps and --lr-warmup-steps must be >= 0")
         if self.mixed_precision not in (None, *MIXED_PRECISION):
             raise ValueError(f"--mixed-precision must be one of {', '.join(MIXED_PRECISION)}")
-        if self.lora_targets not in UNET_TARGETS:
-            raise ValueError(f"unknown --lora-targets {self.lora_targets!r}; use {', '.join(UNET_TARGETS)}")
-        if self.lr_scheduler not in LR_SCHEDULERS:
-            raise ValueError(f"unknown --lr-scheduler {self.lr_scheduler!r}; use {', '.join(LR_SCHEDULERS)}")
-        if self.report_to not in REPORT_TO:
-            raise ValueError(f"unknown --report-to {self.report_to!r}; use {', '.join(REPORT_TO)}")
+        check_choice(self.lora_targets, UNET_TARGETS, "--lora-targets")
+        check_choice(self.lr_scheduler, LR_SCHEDULERS, "--lr-scheduler")
+        check_choice(self.report_to, REPORT_TO, "--report-to")
         if self.with_prior_preservation and self.class_dir is None:
             raise ValueError(
                 "--with-prior-preservation needs --class-dir DIR (missing class images are made there)"

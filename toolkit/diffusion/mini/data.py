@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ...checks import check_choice
 from ...data.datasets import Letterbox, image_to_tensor, is_clip
 from ...data.mannequin import MannequinSpec, MannequinSpecError, render_mannequin
 from ...data.mannequin.captions import mannequin_caption
@@ -78,9 +79,7 @@ CONTROL_RENDERERS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
 
 def check_layout(layout: str) -> str:
     """``layout`` if it names a skeleton; else a one-line :class:`DataError` listing them."""
-    if layout not in CONTROL_RENDERERS:
-        raise DataError(f"unknown keypoint layout {layout!r}; choose from {', '.join(CONTROL_RENDERERS)}")
-    return layout
+    return check_choice(layout, CONTROL_RENDERERS, "keypoint layout", DataError)
 
 
 def control_image(keypoints: np.ndarray, layout: str, width: int, height: int) -> np.ndarray:

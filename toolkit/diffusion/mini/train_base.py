@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from ...checks import lookup
 from ...errors import ToolkitError
 from ...manifest import write_manifest
 from ..losses import denoising_loss
@@ -346,10 +347,9 @@ STAGES = {"vae": train_vae, "unet": train_unet, "decoder": train_decoder}
 def train_base(run: BaseRun, dataset: MiniDataset, accelerator: Accelerator) -> Path:
     """Run ``run.stage`` (a key of :data:`STAGES`) and write ``output/manifest.json``; returns the folder
     the stage wrote (``output/vae`` or ``output/model``)."""
-    if run.stage not in STAGES:
-        raise MiniTrainingError(f"unknown stage {run.stage!r}; choose from {', '.join(STAGES)}")
+    stage = lookup(STAGES, run.stage, "stage", MiniTrainingError)
     began = time.perf_counter()
-    folder = STAGES[run.stage](run, dataset, accelerator)
+    folder = stage(run, dataset, accelerator)
     if accelerator.is_main_process:
         options = {"stage": run.stage, "config": run.config.to_dict(), "steps": run.loop.steps}
         options |= {"batch_size": run.loop.batch_size, "learning_rate": run.loop.learning_rate}

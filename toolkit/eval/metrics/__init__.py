@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from ...checks import lookup
 from .base import Metric, MetricInputError, MetricInputs, MetricKind, MetricResult, MetricUnavailable, Score
 from .fid import FID, KID, frechet_distance, kernel_inception_distance
 from .identity import IDENTITY_REGIONS, IdentityAccuracy, PartColorError
@@ -60,9 +61,7 @@ def build_metric(name: str, **settings: Any) -> Metric:
     Raises:
         ValueError: an unknown name or setting, or a setting with a bad value.
     """
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
-    metric = METRICS[name]
+    metric = lookup(METRICS, name, "metric")
     known = [f.name for f in fields(metric)]
     unknown = [key for key in settings if key not in known]
     if unknown:

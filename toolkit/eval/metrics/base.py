@@ -249,12 +249,6 @@ class Metric(ABC):
         )
 
 
-def check_choice(value: object, choices: dict[str, Any] | tuple[str, ...], what: str) -> None:
-    """Raise a one-line ValueError unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(map(repr, choices))}")
-
-
 def batches(count: int, size: int) -> list[slice]:
     """Slices that cover ``range(count)`` in chunks of ``size``."""
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]

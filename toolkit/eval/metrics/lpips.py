@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import check_choice
 from ...nn.backbones import FeatureStack, load_backbone
 from ...weights import WeightsFileError, load_tensors
-from .base import Metric, MetricInputs, MetricKind, Score, batches, check_choice, to_tensor
+from .base import Metric, MetricInputs, MetricKind, Score, batches, to_tensor
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...checks import check_choice
 from ...pose.detect import DETECTORS, DetectorError, detect_poses
 from ...pose.skeleton import BODY_18, FACE_JOINTS
-from .base import Metric, MetricInputs, MetricKind, MetricUnavailable, Score, check_choice
+from .base import Metric, MetricInputs, MetricKind, MetricUnavailable, Score
 
 _NECK = BODY_18.joints.index("neck")
 _FACE = [BODY_18.joints.index(name) for name in FACE_JOINTS]

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import Metric, MetricInputs, MetricKind, Score, batches, check_choice
+from ...checks import check_choice
+from .base import Metric, MetricInputs, MetricKind, Score, batches
 
 # Frames per batch for the float64 differences.
 _BATCH = 64

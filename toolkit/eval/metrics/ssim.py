@@ -34,8 +34,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ...checks import check_choice
 from ...pose.encode import patn_body_mask
-from .base import Metric, MetricInputError, MetricInputs, MetricKind, Score, batches, check_choice, to_tensor
+from .base import Metric, MetricInputError, MetricInputs, MetricKind, Score, batches, to_tensor
 
 # Pixels per batch: peak memory is about 300 bytes per pixel in float64.
 _BATCH_PIXELS = 1 << 20

@@ -10,8 +10,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...checks import check_choice
 from ...data.flow import FLOW_METHODS, optical_flow, warp_image
-from .base import Metric, MetricInputs, MetricKind, Score, check_choice
+from .base import Metric, MetricInputs, MetricKind, Score
 
 
 def frame_changes(frames: np.ndarray) -> np.ndarray:

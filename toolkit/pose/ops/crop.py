@@ -17,7 +17,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ...checks import check_count, check_number
+from ...checks import check_choice, check_count, check_number
 from ..sequence import PoseSequence
 
 Box = tuple[int, int, int, int]
@@ -156,9 +156,7 @@ def resize_image(image: np.ndarray, width: int, height: int, *, interpolation: s
     if interpolation == "auto":
         shrinking = width <= image.shape[1] and height <= image.shape[0]
         interpolation = "area" if shrinking else "linear"
-    if interpolation not in INTERPOLATIONS:
-        choices = ", ".join(["auto", *INTERPOLATIONS])
-        raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {choices}")
+    check_choice(interpolation, ["auto", *INTERPOLATIONS], "interpolation")
     if (width, height) == (image.shape[1], image.shape[0]):
         return image.copy()
     try:
