@@ -194,8 +194,11 @@ def test_photos_in_video_out_in_a_real_browser(tmp_path: Path):
             duration = page.eval_on_selector("#generate-video video", "v => v.duration")
             page.screenshot(path=shots / "ui_generate.png", full_page=True)
 
-            # Compare: the two quick methods of the harness on the demo's benchmark.
+            # Compare: the two quick methods of the harness on the subject's own photos (3 to fit on,
+            # 2 held out), a choice the tab lists once the subject exists.
             page.get_by_role("tab", name="Compare").first.click()
+            page.wait_for_timeout(1000)
+            _pick(page, "compare-benchmark", "subject: mannequin")
             page.click("#compare-button")
             _status(page, "compare-status", "compared", 600)
             page.screenshot(path=shots / "ui_compare.png", full_page=True)
@@ -212,7 +215,9 @@ def test_photos_in_video_out_in_a_real_browser(tmp_path: Path):
     assert manifest["outputs"]["complete"] and manifest["outputs"]["frames"] == FRAMES
     assert (out / "subjects" / "mannequin" / "pytorch_lora_weights.safetensors").is_file()
     assert (out / "poses" / "walk8.json").is_file()
-    assert (out / "compare" / "comparison" / "comparison.csv").is_file()
+    table = (out / "compare" / "comparison" / "comparison.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in table[1:]] == ["ground-truth", "knn"]
+    assert (out / "compare" / "runs" / "subject-mannequin" / "knn" / "metrics.json").is_file()
     timings["first_frame_from_cold_start_s"] = first.get("s", float("nan"))
     timings["video_duration_s"] = duration
     print("ui timings:", json.dumps(timings))  # docs/ui.md quotes them
