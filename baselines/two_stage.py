@@ -13,8 +13,8 @@ ECCV workshops 2020), for one subject.
    - ``D_w`` (``unpaired``) judges frames alone: frames generated from poses with no ground truth
      (other motions, performed by other bodies: ``toolkit.pose.motions``) against random real frames.
 4. **Losses**: LSGAN on every discriminator, pix2pixHD's feature matching on D_p and D_t (weight 10), and
-   a reconstruction term (weight 10): VGG19 features when ``vgg19_weights`` is given, L1 otherwise; the
-   config's ``reconstruction`` records which.
+   a reconstruction term (weight 10): VGG19 features when ``vgg19_weights`` is given, L1 otherwise (or
+   as the config's ``reconstruction`` says; its ``reconstruction_loss`` is the one used).
 5. **Pose augmentation** (``augment``): Ren et al.'s corruptions from ``toolkit.pose.ops.augment``
    (joint and limb drop, jitter, limb-length scaling), seeded by the trainer's per-sample draw.
 
@@ -57,7 +57,7 @@ from toolkit.errors import ToolkitError
 from toolkit.methods import register_method
 from toolkit.nn.init import init_weights
 from toolkit.nn.io import module_state, module_states, read_method, write_method
-from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss
+from toolkit.nn.losses import GAN_LOSSES, VGGPerceptualLoss, gan_loss, reconstruction_loss
 from toolkit.nn.pix2pixhd import FeatureDiscriminator, GlobalGenerator, feature_matching_loss, logits
 from toolkit.nn.trainer import StepContext, TrainableMethod, TrainingSetup
 from toolkit.pose.motions import MOTIONS, make_motion
@@ -102,7 +102,8 @@ class TwoStageConfig:
         feature_matching_weight: lambda_FM. Default 10.
         reconstruction_weight: Weight of the VGG (or L1) term. Default 10.
         vgg19_weights: File with torchvision's ``vgg19`` state dict; None uses L1 instead.
-        reconstruction: ``"vgg"`` or ``"l1"``; filled in from ``vgg19_weights`` when None (default).
+        reconstruction: ``"vgg"`` or ``"l1"``; None (default) means ``"vgg"`` when ``vgg19_weights`` is
+            given, else ``"l1"``. :attr:`reconstruction_loss` is the one used.
         lr, beta1, beta2: Adam's settings. Defaults 2e-4, 0.5, 0.999.
         stage1_steps: Steps that train G1. Default 1000.
         stage2_steps: Steps that then train G2 (ignored without ``stage2``). Default 1000.
@@ -165,13 +166,13 @@ class TwoStageConfig:
         if not 0 <= self.decay_from <= 1:
             raise ValueError(f"decay_from must be in [0, 1], got {self.decay_from!r}")
         AugmentConfig(self.drop_joint, self.drop_limb, self.jitter, self.limb_scale)  # checks the strengths
-        resolved = "l1" if self.vgg19_weights is None else "vgg"
-        if self.reconstruction is None:
-            object.__setattr__(self, "reconstruction", resolved)
-        elif self.reconstruction not in ("vgg", "l1"):
-            raise ValueError(f"reconstruction must be 'vgg' or 'l1', got {self.reconstruction!r}")
-        elif self.reconstruction == "vgg" and self.vgg19_weights is None:
+        if self.reconstruction_loss == "vgg" and self.vgg19_weights is None:
             raise ValueError("reconstruction='vgg' needs vgg19_weights (a torchvision vgg19 state dict)")
+
+    @property
+    def reconstruction_loss(self) -> str:
+        """The reconstruction loss used, ``"vgg"`` or ``"l1"`` (``toolkit.nn.losses.reconstruction_loss``)."""
+        return reconstruction_loss(self.reconstruction, self.vgg19_weights)
 
     @classmethod
     def ablation(cls, name: str, **overrides: Any) -> TwoStageConfig:
@@ -389,7 +390,7 @@ class TwoStage(TrainableMethod):
         ``vgg19_weights``, the perceptual loss."""
         c = self.config
         self._perceptual = None
-        if c.reconstruction == "vgg":
+        if c.reconstruction_loss == "vgg":
             self._perceptual = VGGPerceptualLoss.from_file(c.vgg19_weights, device=device)
         frames = solid_background(train_data, c.background) if c.foreground_only else train_data
         frames = letterbox_frames(frames, c.size)
@@ -476,7 +477,7 @@ class TwoStage(TrainableMethod):
         else:
             loss_rec = F.l1_loss(fake_flat, real_flat)
         loss_g = loss_g + c.reconstruction_weight * loss_rec
-        losses[f"g_{c.reconstruction}"] = loss_rec.item()
+        losses[f"g_{c.reconstruction_loss}"] = loss_rec.item()
         context.backward(loss_g)
         opt_g.step()
         losses["stage"] = float(stage)

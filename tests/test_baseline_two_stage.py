@@ -81,8 +81,8 @@ def test_config_defaults_and_ablation_ladder() -> None:
     assert (c.window, c.window_offsets, c.temporal_offsets) == (2, (-2, -1, 0, 1, 2), (-1, 0, 1))
     assert (c.gan_loss, c.feature_matching_weight, c.reconstruction_weight) == ("lsgan", 10.0, 10.0)
     assert (c.disc_scales, c.disc_layers, c.downsamplings, c.blocks) == (2, 3, 4, 9)
-    assert c.reconstruction == "l1" and c.stage2 and c.unpaired and c.augment
-    assert TwoStageConfig(vgg19_weights="vgg19.pth").reconstruction == "vgg"
+    assert c.reconstruction_loss == "l1" and c.stage2 and c.unpaired and c.augment
+    assert TwoStageConfig(vgg19_weights="vgg19.pth").reconstruction_loss == "vgg"
     with pytest.raises(ValueError, match="needs vgg19_weights"):
         TwoStageConfig(reconstruction="vgg")
     with pytest.raises(ValueError, match="multiple of"):

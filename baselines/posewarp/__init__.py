@@ -17,7 +17,8 @@ One source image and its pose, and a target pose, go through four modules:
 The output is ``y = M_t * y_fg + (1 - M_t) * y_bg``. Training pairs two frames of the subject; the loss is a
 reconstruction term plus ``gan_weight`` (0.1, the paper's) times the adversarial loss of posewarp's
 discriminator, which sees the image with both pose maps. The reconstruction is a VGG19 perceptual loss when
-ImageNet weights are given (``vgg19_weights``), else L1; ``PosewarpConfig.reconstruction`` records which.
+ImageNet weights are given (``vgg19_weights``), else L1, unless ``PosewarpConfig.reconstruction`` names
+one; ``PosewarpConfig.reconstruction_loss`` is the one used.
 
 Two layouts: ``posewarp`` works on posewarp's 14 MPII joints and 10 limbs (nine bones and the torso quad),
 ``posewarp-upper`` on 7 upper-body joints and 5 limbs (head to mid-shoulders, two bones per arm). Poses

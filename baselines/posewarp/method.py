@@ -59,7 +59,7 @@ class _Posewarp(OneGenerator[PosewarpGenerator], TrainableMethod):
         dataset = PairsDataset(train_data, c)
         picks = np.linspace(0, len(dataset) - 1, min(len(dataset), VGG_STATISTICS_FRAMES)).round()
         statistics_images = torch.stack([image_to_tensor(dataset.images[int(k)]) for k in picks])
-        loss = RECONSTRUCTION_LOSSES[c.reconstruction]  # type: ignore[index]
+        loss = RECONSTRUCTION_LOSSES[c.reconstruction_loss]
         self._reconstruction = loss(c, device, statistics_images)
         generator = self.build_generator().to(device)
         discriminator = PosewarpDiscriminator(c.joints, c.size, c.disc_width).to(device)
@@ -96,7 +96,11 @@ class _Posewarp(OneGenerator[PosewarpGenerator], TrainableMethod):
         real = batch["target"]
         fake = generator(inputs).image
         poses = (inputs.source_pose, inputs.target_pose)
-        losses = {"d": float("nan"), "g_gan": float("nan"), f"g_{self.config.reconstruction}": float("nan")}
+        losses = {
+            "d": float("nan"),
+            "g_gan": float("nan"),
+            f"g_{self.config.reconstruction_loss}": float("nan"),
+        }
 
         # 1. The discriminator: real targets towards real, generated ones towards fake.
         if phase != "pretrain":
@@ -121,7 +125,7 @@ class _Posewarp(OneGenerator[PosewarpGenerator], TrainableMethod):
             losses["g_gan"] = loss_gan.item()
         context.backward(loss)
         opt_g.step()
-        losses[f"g_{self.config.reconstruction}"] = loss_rec.item()
+        losses[f"g_{self.config.reconstruction_loss}"] = loss_rec.item()
         return losses
 
     def sample_grid(self, batch: dict[str, torch.Tensor]) -> np.ndarray:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.checks import check_choice, check_count
+from toolkit.nn.losses import reconstruction_loss
 from toolkit.nn.warp import LimbPoints, warp_layers
 from toolkit.pose.skeleton import MPII_14, UPPER_BODY_7
 
@@ -25,8 +26,6 @@ REFERENCE_SIZE = 256
 # The U-Nets downsample five times.
 SIZE_MULTIPLE = 32
 _NOISE_SEED = 0
-# The reconstruction losses (``losses.RECONSTRUCTION_LOSSES`` implements each).
-RECONSTRUCTIONS = ("vgg", "l1")
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class PosewarpConfig:
         joint_sigma: Joint heatmap sigma in pixels of a 256 px image (posewarp's 7/4 at half resolution);
             scaled with ``size``. Default 3.5.
         gan_weight: Weight of the adversarial loss against the reconstruction loss. Default 0.1.
-        reconstruction: ``"vgg"`` or ``"l1"``; None (default) picks ``"vgg"`` when ``vgg19_weights`` is
-            given, else ``"l1"``, and records the choice.
+        reconstruction: ``"vgg"`` or ``"l1"``; None (default) means ``"vgg"`` when ``vgg19_weights`` is
+            given, else ``"l1"``. :attr:`reconstruction_loss` is the one used.
         vgg19_weights: File with torchvision's ``vgg19`` ImageNet state dict, for ``"vgg"``.
         lr: Adam learning rate of both networks. Default 1e-4.
         beta1: Adam beta1. Default 0.9 (Keras's default, which posewarp used).
@@ -88,9 +87,12 @@ class PosewarpConfig:
             check_count(name, getattr(self, name), minimum=0)
         if not 0 <= self.min_gap < 0.5:
             raise ValueError(f"min_gap is a fraction of the video's length in [0, 0.5), got {self.min_gap!r}")
-        if self.reconstruction is None:
-            object.__setattr__(self, "reconstruction", "l1" if self.vgg19_weights is None else "vgg")
-        check_choice(self.reconstruction, RECONSTRUCTIONS, "reconstruction")
+        reconstruction_loss(self.reconstruction, self.vgg19_weights)  # raises for an unknown name
+
+    @property
+    def reconstruction_loss(self) -> str:
+        """The reconstruction loss used, ``"vgg"`` or ``"l1"`` (``toolkit.nn.losses.reconstruction_loss``)."""
+        return reconstruction_loss(self.reconstruction, self.vgg19_weights)
 
     @property
     def limbs(self) -> int:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import lookup
+from ..checks import check_choice, lookup
 from ..errors import ToolkitError
 from .backbones import FeatureStack, imagenet_normalize, load_backbone
 
@@ -93,6 +93,22 @@ def _over_scales(loss: _PerTensor, logits: Logits) -> torch.Tensor:
 
 PIX2PIXHD_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 PIX2PIXHD_WEIGHTS: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+
+# What a GAN baseline's image reconstruction term compares: VGG19 features, or pixels.
+RECONSTRUCTIONS = ("vgg", "l1")
+
+
+def reconstruction_loss(requested: str | None, vgg19_weights: str | Path | None) -> str:
+    """The reconstruction loss a baseline trains with: ``requested`` (``"vgg"`` or ``"l1"``), or for None
+    ``"vgg"`` when ``vgg19_weights`` names ImageNet weights and ``"l1"`` when it does not.
+
+    Raises:
+        ValueError: ``requested`` is another name.
+    """
+    if requested is None:
+        return "l1" if vgg19_weights is None else "vgg"
+    return check_choice(requested, RECONSTRUCTIONS, "reconstruction")
 
 
 class PerceptualWeightsError(ToolkitError, ValueError):
