@@ -60,8 +60,8 @@ class Patn(OneGenerator[PatnGenerator], TrainableMethod):
         (``"market"`` or ``"deepfashion"``) is the preset its other fields go on top of
         (:meth:`PatnConfig.preset`)."""
         if isinstance(values, Mapping) and "dataset" in values:
-            values = dict(values)
-            values = {**lookup(DATASET_PRESETS, values.pop("dataset"), "dataset"), **values}
+            given = {key: value for key, value in values.items() if key != "dataset"}
+            values = {**lookup(DATASET_PRESETS, values["dataset"], "dataset"), **given}
         return super().parse_config(values)
 
     def __init__(self, config: PatnConfig | Mapping[str, Any] | None = None) -> None:

@@ -322,6 +322,9 @@ def command_line(request: Any) -> list[str]:
 
 SUBJECT_BENCHMARK = "subject: "
 SUBJECT_METRICS = ("ssim", "psnr", "l1", "pckh")
+# A subject's photos split into training photos and at least two held out.
+MIN_HELD_OUT = 2
+MIN_SUBJECT_PHOTOS = MIN_HELD_OUT + 2
 
 
 def benchmark_choices(ws: Workspace) -> list[str]:
@@ -336,11 +339,6 @@ def benchmark_choices(ws: Workspace) -> list[str]:
         if entry.subject is not None and len(entry.subject.photos) >= MIN_SUBJECT_PHOTOS
     ]
     return builtin + subjects
-
-
-# A subject's photos split into training photos and at least two held out.
-MIN_HELD_OUT = 2
-MIN_SUBJECT_PHOTOS = MIN_HELD_OUT + 2
 
 
 def subject_benchmark(ws: Workspace, name: str, *, detector: str = "mediapipe") -> Any:
