@@ -347,7 +347,7 @@ def subject_benchmark(ws: Workspace, name: str, *, detector: str = "mediapipe") 
 
     The photos, letterboxed onto the first one's canvas, and their detected poses are written to
     ``compare/subjects/NAME/`` as ``images/`` and ``poses.json``: the folder ``toolkit eval --benchmark
-    video-folder --data`` reads. Returns the loaded ``Benchmark``.
+    video-folder --data-root`` reads. Returns the loaded ``Benchmark``.
     """
     from ..data.datasets import Letterbox
     from ..data.frames import extract_poses as detect
