@@ -34,8 +34,9 @@ import numpy as np
 from baselines.knn import KnnRetrieval
 from baselines.two_stage import ABLATIONS
 from toolkit.atomic import write_text_atomic
+from toolkit.data.subject import SubjectFrames
 from toolkit.errors import ToolkitError
-from toolkit.eval.benchmarks import Benchmark, cache_root, get_benchmark, load_benchmark
+from toolkit.eval.benchmarks import Benchmark, EvalCase, cache_root, get_benchmark, load_benchmark
 from toolkit.eval.benchmarks.synthetic import SyntheticBenchmark
 from toolkit.eval.compare import compare
 from toolkit.eval.harness import PER_FRAME_NAME, EvalOptions, evaluate, read_run
@@ -163,7 +164,7 @@ def knn_thresholding_table(
     for case in benchmark.cases():
         methods = {lam: KnnRetrieval({"lam": lam}) for lam in lams}
         for method in methods.values():
-            method.fit(case.train)  # type: ignore[arg-type]
+            method.fit(training_frames(case))
         for k, clip in enumerate(case.clips):
             counts = {}
             for condition, pixels in conditions.items():
@@ -191,6 +192,15 @@ def knn_thresholding_table(
     return "\n".join([*summary, "", "Index switches per clip:", "", header, rule, *rows])
 
 
+def training_frames(case: EvalCase) -> SubjectFrames:
+    """The case's training frames; the k-NN tables run on synthetic benchmarks, which always have them."""
+    if case.train is None:
+        raise ToolkitError(
+            f"{case.subject}: the benchmark has no training frames for the k-NN to retrieve from"
+        )
+    return case.train
+
+
 def knn_slow_motion_table(
     benchmark: Benchmark, lams: tuple[float, ...] = (0.0, 0.003), slowdown: int = 4, jitter: float = 1.5
 ) -> str:
@@ -200,16 +210,16 @@ def knn_slow_motion_table(
     switches = dict.fromkeys(lams, 0)
     flicker: dict[float, list[np.ndarray]] = {lam: [] for lam in lams}
     for k, case in enumerate(benchmark.cases()):
-        train = case.train
-        clip = np.arange(48 if len(train) >= 48 else len(train))  # type: ignore[arg-type]
+        train = training_frames(case)
+        clip = np.arange(min(48, len(train)))
         order = np.repeat(clip, slowdown)
-        poses = _jittered(train.poses[order], jitter, seed=k)  # type: ignore[union-attr]
+        poses = _jittered(train.poses[order], jitter, seed=k)
         for lam in lams:
             method = KnnRetrieval({"lam": lam})
-            method.fit(train)  # type: ignore[arg-type]
+            method.fit(train)
             switches[lam] += count_switches(method.retrieve(poses))
-            frames = method.transfer(train.images[:1], train.poses[:1], poses)  # type: ignore[union-attr]
-            truth = train.images[order]  # type: ignore[union-attr]
+            frames = method.transfer(train.images[:1], train.poses[:1], poses)
+            truth = train.images[order]
             flicker[lam].append(Flicker().compute(MetricInputs(frames, truth)).per_frame)
     lines = ["| lam | switches | flicker |", "|---|---|---|"]
     lines += [f"| {lam:g} | {switches[lam]} | {np.mean(np.concatenate(flicker[lam])):+.5f} |" for lam in lams]
