@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from diffusers.hooks import HookRegistry, ModelHook
+from diffusers.hooks import ModelHook
+
+from .hooks import hooks_attached
 
 HOOK = "toolkit_control_embedding"
 
@@ -67,13 +69,5 @@ def controlnets_of(pipe: Any) -> list[torch.nn.Module]:
 def control_embedding_once(pipe: Any) -> Iterator[None]:
     """Reuse each ControlNet's conditioning embedding across the steps of a call (see the module
     docstring)."""
-    registries = []
-    try:
-        for net in controlnets_of(pipe):
-            registry = HookRegistry.check_if_exists_or_initialize(net.controlnet_cond_embedding)
-            registry.register_hook(_Once(), HOOK)
-            registries.append(registry)
+    with hooks_attached([(net.controlnet_cond_embedding, _Once()) for net in controlnets_of(pipe)], HOOK):
         yield
-    finally:
-        for registry in registries:
-            registry.remove_hook(HOOK, recurse=False)

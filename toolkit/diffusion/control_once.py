@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from diffusers.hooks import HookRegistry, ModelHook
+from diffusers.hooks import ModelHook
+
+from .hooks import hooks_attached
 
 HOOK = "toolkit_control_once"
 
@@ -59,9 +61,5 @@ def control_once(pipe: Any, enabled: bool) -> Iterator[None]:
     if not enabled or getattr(pipe, "controlnet", None) is None:
         yield
         return
-    registry = HookRegistry.check_if_exists_or_initialize(pipe.controlnet)
-    registry.register_hook(_ConditionalOnly(pipe), HOOK)
-    try:
+    with hooks_attached([(pipe.controlnet, _ConditionalOnly(pipe))], HOOK):
         yield
-    finally:
-        registry.remove_hook(HOOK, recurse=False)

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from diffusers.hooks import HookRegistry, ModelHook
+from diffusers.hooks import ModelHook
+
+from .hooks import hooks_attached
 
 HOOK = "toolkit_deep_cache"
 
@@ -111,17 +113,9 @@ def deep_cache(pipe: Any, interval: int) -> Iterator[CacheClock | None]:
         yield None
         return
     clock = CacheClock(interval)
-    hooked = [(pipe.unet, _Clocked(clock, replay=False))]
+    hooked: list[tuple[torch.nn.Module, ModelHook]] = [(pipe.unet, _Clocked(clock, replay=False))]
     if getattr(pipe, "controlnet", None) is not None:
         hooked.append((pipe.controlnet, _Clocked(clock, replay=True)))
     hooked += [(block, _Deep(clock)) for block in deep_blocks(pipe.unet)]
-    registries = []
-    try:
-        for module, hook in hooked:
-            registry = HookRegistry.check_if_exists_or_initialize(module)
-            registry.register_hook(hook, HOOK)
-            registries.append(registry)
+    with hooks_attached(hooked, HOOK):
         yield clock
-    finally:
-        for registry in registries:
-            registry.remove_hook(HOOK, recurse=False)
