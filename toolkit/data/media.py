@@ -21,6 +21,8 @@ from ..errors import ToolkitError
 from ..paths import natural_sorted
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# Video files the toolkit reads (through ffmpeg).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 
 
 class MediaError(ToolkitError):

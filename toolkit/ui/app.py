@@ -8,7 +8,6 @@ and can be cancelled; the page binds to 127.0.0.1 and makes no public link unles
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from .jobs import JobRunner
@@ -80,8 +79,3 @@ def launch(
         footer_links=["gradio", "settings"],
     )
     return app
-
-
-def default_root() -> Path:
-    """``outputs/ui``: where the page writes unless told."""
-    return Path("outputs") / "ui"

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.media import IMAGE_SUFFIXES, read_image, write_image
+from ..data.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image, write_image
 from ..errors import ToolkitError
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 POSE_SUFFIXES = (".json", ".csv")
 MAX_PHOTO_BYTES = 20 * 2**20
 MAX_VIDEO_BYTES = 500 * 2**20

@@ -23,13 +23,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...data.media import iter_media, list_images, read_image, read_video
+from ...data.media import VIDEO_SUFFIXES, iter_media, list_images, read_image, read_video
 from ...data.subject import SubjectFrames
 from ...pose.io import detect_format, load_poses
 from ...pose.sequence import PoseSequence
 from . import Benchmark, BenchmarkError, EvalCase, EvalClip
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 
 
 @dataclass(frozen=True)
