@@ -69,6 +69,30 @@ def test_the_runner_streams_updates_then_the_result_and_raises_what_the_job_rais
         last_result(JobRunner(poll=0.01).run(broken))
 
 
+def test_a_tab_follows_a_job_to_its_result_and_frees_the_runner():
+    from toolkit.ui.common import follow
+
+    def job() -> str:
+        with progress_bar(total=2, desc="two", disable=True) as bar:
+            bar.update()
+            bar.update()
+        return "done"
+
+    runner = JobRunner(poll=0.01)
+
+    def tab():  # what a tab's handler does
+        result = yield from follow(runner.run(job), "status", lambda: {"frames": runner.busy})
+        yield {"status": result}
+
+    shown = list(tab())
+    assert shown == [
+        {"status": "two: 1 / 2 (50%)", "frames": True},
+        {"status": "two: 2 / 2 (100%)", "frames": True},
+        {"status": "done"},
+    ]
+    assert not runner.busy  # the next job can start
+
+
 def test_one_job_at_a_time():
     runner, release, order = JobRunner(poll=0.01), threading.Event(), []
 

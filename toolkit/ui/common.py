@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
 from ..errors import ToolkitError, describe_os_error
 from ..progress import Cancelled, Update
+from .jobs import Finished
+
+T = TypeVar("T")
 
 # What a handler reports as a message instead of a traceback: the errors the CLI prints in one line.
 USER_ERRORS = (ToolkitError, ValueError, OSError)
@@ -34,6 +37,22 @@ def progress_text(update: Update) -> str:
     share = f" ({update.fraction:.0%})" if update.fraction is not None else ""
     info = "".join(f" · {key} {value}" for key, value in update.info.items())
     return f"{update.desc or 'working'}: {done}{share}{info}"
+
+
+def follow(
+    events: Iterator[Update | Finished[T]], status: Any, extra: Callable[[], dict[Any, Any]] | None = None
+) -> Generator[dict[Any, Any], None, T]:
+    """Show a job's progress in ``status`` (plus what ``extra()`` adds: the frames so far, the latest
+    grid) at each update, and return its result: ``result = yield from follow(jobs.run(job), status)``."""
+    finished: list[T] = []
+    for event in events:  # to the end, so that the runner lets the job go before the next one
+        if isinstance(event, Finished):
+            finished.append(event.result)
+        else:
+            yield {status: progress_text(event), **(extra() if extra else {})}
+    if not finished:
+        raise RuntimeError("the job ended without a result")
+    return finished[0]
 
 
 def guarded(status: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

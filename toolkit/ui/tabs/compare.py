@@ -10,10 +10,8 @@ from typing import Any
 import gradio as gr
 
 from ...demo import DEMO_METHODS
-from ...progress import Update
 from .. import workspace as actions
-from ..common import guarded, progress_text
-from ..jobs import Finished
+from ..common import follow, guarded
 from . import Refresh, Shared
 
 DEFAULT_METHODS = ["ground-truth", "knn"]
@@ -55,11 +53,8 @@ def build(shared: Shared) -> Refresh:
 
     @guarded(status)
     def compare(labels: list[str], name: str) -> Any:
-        for event in jobs.run(lambda: actions.compare_methods(ws, labels, name)):
-            if isinstance(event, Update):
-                yield {status: progress_text(event)}
-            elif isinstance(event, Finished):
-                markdown, table_csv, png, mp4 = event.result
+        job = jobs.run(lambda: actions.compare_methods(ws, labels, name))
+        markdown, table_csv, png, mp4 = yield from follow(job, status)
         with table_csv.open(newline="") as handle:
             rows = [[_short(cell) for cell in row] for row in csv.reader(handle)]
         yield {

@@ -10,10 +10,8 @@ from typing import Any
 import gradio as gr
 
 from ...diffusion.outputs import FRAMES_DIR
-from ...progress import Update
 from .. import workspace as actions
-from ..common import guarded, progress_text
-from ..jobs import Finished
+from ..common import follow, guarded
 from ..uploads import check_photos
 from . import Refresh, Shared
 
@@ -91,17 +89,16 @@ def build(shared: Shared) -> Refresh:
             yield {overwrite: False}
         folder = request.out / FRAMES_DIR
         yield {status: "loading the models ...", command: shlex.join(actions.command_line(request))}
-        for event in jobs.run(partial(actions.run_request, request)):
-            if isinstance(event, Update):
-                done = sorted(str(p) for p in folder.glob("[0-9]*.png"))
-                yield {status: progress_text(event), frames: done}
-            elif isinstance(event, Finished):
-                result = event.result
+
+        def made() -> dict[Any, Any]:
+            return {frames: sorted(str(p) for p in folder.glob("[0-9]*.png"))}
+
+        result = yield from follow(jobs.run(partial(actions.run_request, request)), status, made)
         out = result.out
         yield {
             status: f"wrote {out}: {result.frames} frames ({result.generated} generated, {result.skipped} "
             f"already there) in {result.seconds:.1f} s",
-            frames: sorted(str(p) for p in folder.glob("[0-9]*.png")),
+            **made(),
             video: str(out / "video.mp4"),
             sheet: str(out / "contact_sheet.png"),
             files: [

@@ -10,10 +10,8 @@ import gradio as gr
 from ...pose.canvas import parse_canvas
 from ...pose.motions import list_motions
 from ...pose.ops import SMOOTHERS
-from ...progress import Update
 from .. import workspace as actions
-from ..common import guarded, progress_text
-from ..jobs import Finished
+from ..common import follow, guarded
 from ..uploads import check_media, check_pose_file
 from . import Refresh, Shared
 
@@ -105,11 +103,9 @@ def build(shared: Shared) -> Refresh:
     def extract_poses(files: list[str] | None, pose_name: str) -> Any:
         source = check_media(files)
         ws.pose_path(pose_name)  # a bad name fails before the detector runs
-        for event in jobs.run(lambda: actions.extract_poses(ws, source, pose_name)):
-            if isinstance(event, Update):
-                yield {status: progress_text(event)}
-            elif isinstance(event, Finished):
-                path, summary = event.result
+        path, summary = yield from follow(
+            jobs.run(lambda: actions.extract_poses(ws, source, pose_name)), status
+        )
         yield made(path, {report: summary})
 
     @guarded(status)

@@ -8,10 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from ...progress import Update
 from .. import workspace as actions
-from ..common import guarded, progress_text
-from ..jobs import Finished
+from ..common import follow, guarded
 from ..uploads import check_photos
 from . import Refresh, Shared
 
@@ -73,17 +71,16 @@ def build(shared: Shared) -> Refresh:
         folder = ws.registry.folder(subject)  # checks the name
         yield {status: f"training {subject!r} on {len(images)} photos with {ws.base} ..."}
         job = partial(actions.train_subject, ws, subject, images, steps=int(count), class_noun=noun)
-        for event in jobs.run(job):
-            if isinstance(event, Update):
-                latest = actions.latest_grid(folder)
-                yield {status: progress_text(event), **({grid: str(latest)} if latest else {})}
-            elif isinstance(event, Finished):
-                result = event.result
-        latest = actions.latest_grid(folder)
+
+        def shown_grid() -> dict[Any, Any]:
+            latest = actions.latest_grid(folder)
+            return {grid: str(latest)} if latest else {}
+
+        result = yield from follow(jobs.run(job), status, shown_grid)
         loss = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
         yield {
             status: f"trained {subject!r}: {result.steps} steps{loss}; LoRA in {result.lora}",
-            **({grid: str(latest)} if latest else {}),
+            **shown_grid(),
             **listing(subject),
         }
 
