@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from toolkit.checks import check_count, lookup
+from toolkit.checks import check_choice, check_count, lookup
 from toolkit.nn.losses import GAN_LOSSES
 from toolkit.nn.norm import NORM_LAYERS
 from toolkit.nn.resnet import ResnetBlock, conv_branch, resnet_decoder, resnet_encoder
@@ -106,8 +106,8 @@ class PatnConfig:
         return cls(**{**lookup(DATASET_PRESETS, dataset, "dataset"), **overrides})
 
     def __post_init__(self) -> None:
-        lookup(NORM_LAYERS, self.norm, "norm")
-        lookup(GAN_LOSSES, self.gan_loss, "gan_loss")
+        check_choice(self.norm, NORM_LAYERS, "norm")
+        check_choice(self.gan_loss, GAN_LOSSES, "gan_loss")
         for name in ("height", "width", "base_channels", "blocks", "disc_channels", "inference_batch"):
             check_count(name, getattr(self, name))
         check_count("disc_blocks", self.disc_blocks, minimum=0)

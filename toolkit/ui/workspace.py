@@ -123,8 +123,8 @@ def subject_table(ws: Workspace) -> list[list[str]]:
     return [list(entry.columns()) for entry in ws.registry.entries()]
 
 
-def subject_details(ws: Workspace, name: str) -> tuple[str, list[Path], Path | None]:
-    """Subject ``name``'s record as TOML, its training photos and its newest validation grid (or None)."""
+def subject_details(ws: Workspace, name: str) -> tuple[str, list[Path]]:
+    """Subject ``name``'s record as TOML and its training photos."""
     from ..diffusion.subjects import SubjectError
 
     registry = ws.registry
@@ -133,7 +133,7 @@ def subject_details(ws: Workspace, name: str) -> tuple[str, list[Path], Path | N
         photos = subject.photo_paths(folder)
     except SubjectError:  # an imported LoRA keeps no photos
         photos = []
-    return subject.to_toml(), photos, latest_grid(folder)
+    return subject.to_toml(), photos
 
 
 def latest_grid(folder: Path) -> Path | None:

@@ -88,7 +88,7 @@ def build(shared: Shared) -> Refresh:
     def show_subject(subject: str | None) -> dict[Any, Any]:
         if not subject:
             return {listing_status: "pick a subject first"}
-        text, photo_paths, _ = actions.subject_details(ws, subject)
+        text, photo_paths = actions.subject_details(ws, subject)
         return {record: text, gallery: [str(p) for p in photo_paths], listing_status: ""}
 
     @guarded(listing_status)
