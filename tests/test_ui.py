@@ -51,14 +51,16 @@ def test_a_watcher_sees_every_update_and_a_cancel_stops_after_the_current_unit()
     assert list(progress_bar(range(3), disable=True)) == [0, 1, 2]
 
 
-def test_the_runner_streams_updates_then_the_result_and_raises_what_the_job_raised():
-    def job() -> str:
-        with progress_bar(total=2, desc="two", disable=True) as bar:
-            bar.update()
-            bar.update()
-        return "done"
+def two_steps() -> str:
+    """A job of two progress updates."""
+    with progress_bar(total=2, desc="two", disable=True) as bar:
+        bar.update()
+        bar.update()
+    return "done"
 
-    events = list(JobRunner(poll=0.01).run(job))
+
+def test_the_runner_streams_updates_then_the_result_and_raises_what_the_job_raised():
+    events = list(JobRunner(poll=0.01).run(two_steps))
     assert [e.done for e in events if isinstance(e, Update)] == [1, 2]
     assert events[-1] == Finished("done")
 
@@ -72,16 +74,10 @@ def test_the_runner_streams_updates_then_the_result_and_raises_what_the_job_rais
 def test_a_tab_follows_a_job_to_its_result_and_frees_the_runner():
     from toolkit.ui.common import follow
 
-    def job() -> str:
-        with progress_bar(total=2, desc="two", disable=True) as bar:
-            bar.update()
-            bar.update()
-        return "done"
-
     runner = JobRunner(poll=0.01)
 
     def tab():  # what a tab's handler does
-        result = yield from follow(runner.run(job), "status", lambda: {"frames": runner.busy})
+        result = yield from follow(runner.run(two_steps), "status", lambda: {"frames": runner.busy})
         yield {"status": result}
 
     shown = list(tab())
